@@ -1,0 +1,1 @@
+"""On-disk indexes: a folder of plain files plus manifest.json."""

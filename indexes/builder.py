@@ -1,0 +1,163 @@
+"""Build, add to and delete from index folders; every write goes through atomic_folder."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from indexes.atomic import atomic_folder
+from indexes.bm25 import BM25Index
+from indexes.config import IndexConfig
+from indexes.dense import DenseIndex
+from indexes.index import Index, check_encoder_matches
+from indexes.manifest import write_manifest
+from indexes.store import save_chunks
+from indexes.tokenizer import Tokenizer
+from rag.chunking import chunk_documents
+from rag.errors import SmallragError
+from rag.types import Chunk, Document
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    path: str
+    documents: int
+    chunks: int
+    added_chunks: int = 0
+    unchanged_chunks: int = 0
+    removed_chunks: int = 0
+    skipped_files: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "documents": self.documents, "chunks": self.chunks,
+                "added_chunks": self.added_chunks, "unchanged_chunks": self.unchanged_chunks,
+                "removed_chunks": self.removed_chunks, "skipped": len(self.skipped_files),
+                "skipped_files": self.skipped_files, "seconds": round(self.seconds, 3)}
+
+
+def _default_encoder(model: str | None):
+    from indexes.encoders import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(model)
+
+
+def _model_info(encoder) -> dict[str, Any]:
+    return {"name": encoder.name, "path": str(getattr(encoder, "path", "")) or None,
+            "fingerprint": encoder.fingerprint, "dimension": encoder.dimension}
+
+
+def _write(folder: Path, chunks: Sequence[Chunk], embeddings: np.ndarray | None, config: IndexConfig,
+           model_info: dict[str, Any] | None, created_at: str | None, progress: bool) -> None:
+    save_chunks(folder, chunks)
+    vocabulary = 0
+    if config.has_bm25:
+        tokenizer = Tokenizer(config.tokenizer)
+        texts = [c.text for c in chunks]
+        tokens = [tokenizer(t) for t in _progress(texts, progress, "tokenizing")]
+        bm25 = BM25Index.build(tokens, config.bm25)
+        bm25.save(folder / "bm25")
+        vocabulary = len(bm25.vocab)
+    if config.has_dense:
+        DenseIndex(embeddings, config.dense).save(folder / "dense")
+    write_manifest(folder, {
+        "created_at": created_at if created_at is not None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config": config.to_json(),
+        "model": model_info,
+        "counts": {"documents": len({c.doc_id for c in chunks}), "chunks": len(chunks), "vocabulary": vocabulary},
+    })
+
+
+def _progress(items, enabled: bool, desc: str):
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit="chunk")
+
+
+def build_index(documents: Sequence[Document], out: str | Path, config: IndexConfig = IndexConfig(), *,
+                encoder=None, model: str | None = None, progress: bool = True,
+                skipped_files: Sequence[dict[str, str]] = ()) -> BuildReport:
+    """Chunk `documents` and write a fresh index to `out`, replacing any index there atomically."""
+    started = time.perf_counter()
+    chunks = _dedup(chunk_documents(documents, config.chunking))
+    if not chunks:
+        raise SmallragError(f"no text to index in {len(documents)} document(s); check the sources and file types")
+    embeddings, model_info = None, None
+    if config.has_dense:
+        encoder = encoder if encoder is not None else _default_encoder(model)
+        model_info = _model_info(encoder)
+        embeddings = encoder.encode([c.text for c in chunks], progress=progress)
+    with atomic_folder(out) as tmp:
+        _write(tmp, chunks, embeddings, config, model_info, None, progress)
+    return BuildReport(str(out), len({c.doc_id for c in chunks}), len(chunks), added_chunks=len(chunks),
+                       skipped_files=list(skipped_files), seconds=time.perf_counter() - started)
+
+
+def _dedup(chunks: Sequence[Chunk]) -> list[Chunk]:
+    return list({c.id: c for c in chunks}.values())
+
+
+def add_documents(path: str | Path, documents: Sequence[Document], *, encoder=None, model: str | None = None,
+                  progress: bool = True, skipped_files: Sequence[dict[str, str]] = ()) -> BuildReport:
+    """Add or update documents. A document id already in the index is replaced by the new
+    version; chunks whose content hash is unchanged keep their vectors (nothing re-encoded)."""
+    started = time.perf_counter()
+    index = Index.open(path)
+    config = index.config
+    if config.has_dense:
+        if encoder is None and model is not None:
+            encoder = _default_encoder(model)
+        if encoder is not None:
+            check_encoder_matches(encoder, index.model_info, index.path)
+        else:
+            encoder = index.encoder()
+    incoming = _dedup(chunk_documents(documents, config.chunking))
+    incoming_docs = {c.doc_id for c in incoming} | {d.id for d in documents}
+    incoming_ids = {c.id for c in incoming}
+    keep_rows = [i for i, c in enumerate(index.chunks) if c.doc_id not in incoming_docs or c.id in incoming_ids]
+    kept_ids = {index.chunks[i].id for i in keep_rows}
+    new_chunks = [c for c in incoming if c.id not in kept_ids]
+    chunks = [index.chunks[i] for i in keep_rows] + new_chunks
+    embeddings = None
+    if config.has_dense:
+        fresh = encoder.encode([c.text for c in new_chunks], progress=progress)
+        embeddings = np.concatenate([np.asarray(index.dense.embeddings)[keep_rows], fresh.reshape(-1, index.dense.dimension)])
+    if not chunks:
+        raise SmallragError("the update would leave the index empty; delete the folder instead")
+    with atomic_folder(index.path) as tmp:
+        _write(tmp, chunks, embeddings, config, index.model_info, index.manifest.get("created_at"), progress)
+    return BuildReport(str(path), len({c.doc_id for c in chunks}), len(chunks), added_chunks=len(new_chunks),
+                       unchanged_chunks=len(incoming) - len(new_chunks),
+                       removed_chunks=len(index.chunks) - len(keep_rows), skipped_files=list(skipped_files),
+                       seconds=time.perf_counter() - started)
+
+
+def delete_documents(path: str | Path, doc_ids: Sequence[str], *, progress: bool = False) -> BuildReport:
+    """Remove every chunk of the given document ids; unknown ids are an error and change nothing."""
+    started = time.perf_counter()
+    if not doc_ids:
+        raise SmallragError("no document ids given; pass --doc-id ID (see `smallrag index info` for ids)")
+    index = Index.open(path)
+    present = {c.doc_id for c in index.chunks}
+    unknown = [d for d in doc_ids if d not in present]
+    if unknown:
+        raise SmallragError(f"document id(s) {unknown} are not in index {path}; nothing was deleted")
+    drop = set(doc_ids)
+    keep_rows = [i for i, c in enumerate(index.chunks) if c.doc_id not in drop]
+    if not keep_rows:
+        raise SmallragError(f"deleting {sorted(drop)} would leave index {path} empty; delete the folder instead")
+    chunks = [index.chunks[i] for i in keep_rows]
+    embeddings = np.asarray(index.dense.embeddings)[keep_rows] if index.dense is not None else None
+    with atomic_folder(index.path) as tmp:
+        _write(tmp, chunks, embeddings, index.config, index.model_info, index.manifest.get("created_at"), progress)
+    return BuildReport(str(path), len({c.doc_id for c in chunks}), len(chunks),
+                       removed_chunks=len(index.chunks) - len(keep_rows), seconds=time.perf_counter() - started)

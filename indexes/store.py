@@ -1,0 +1,67 @@
+"""The chunk store: chunks.jsonl, one chunk per line, line i = index row i."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from rag.errors import IndexFormatError, SmallragError
+from rag.types import Chunk
+
+CHUNKS_FILE = "chunks.jsonl"
+
+
+def save_chunks(folder: Path, chunks: Sequence[Chunk]) -> None:
+    with (folder / CHUNKS_FILE).open("w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
+
+
+def load_chunks(folder: Path) -> list[Chunk]:
+    path = folder / CHUNKS_FILE
+    chunks = []
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                chunks.append(Chunk.from_json(json.loads(line)))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise IndexFormatError(f"chunk store {path} is corrupt near line {len(chunks) + 1} ({exc}); "
+                               "rebuild the index") from None
+    return chunks
+
+
+def filter_mask(chunks: Sequence[Chunk], filters: Mapping[str, Any] | None) -> np.ndarray | None:
+    """Boolean row mask of the chunks whose metadata match every filter, or None for no filter.
+
+    A filter value that is a list, tuple or set means membership; anything else equality.
+    The keys `doc_id` and `title` match the chunk's own fields."""
+    if not filters:
+        return None
+    if not isinstance(filters, Mapping):
+        raise SmallragError(f"filters must be a mapping of field -> value(s), got {type(filters).__name__}")
+    mask = np.ones(len(chunks), dtype=bool)
+    for key, wanted in filters.items():
+        accepted = set(wanted) if isinstance(wanted, (list, tuple, set, frozenset)) else {wanted}
+        for row, chunk in enumerate(chunks):
+            if mask[row]:
+                value = _field(chunk, key)
+                mask[row] = _hashable(value) in accepted
+    return mask
+
+
+_MISSING = object()
+
+
+def _field(chunk: Chunk, key: str) -> Any:
+    if key == "doc_id":
+        return chunk.doc_id
+    if key == "title":
+        return chunk.title
+    return chunk.metadata.get(key, _MISSING)
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else _MISSING

@@ -1,0 +1,13 @@
+"""Errors the library raises on bad input or broken state (imports nothing of ours)."""
+
+
+class SmallragError(Exception):
+    """Base error: its message names the offending value and the fix."""
+
+
+class IndexFormatError(SmallragError):
+    """An index folder is missing, corrupt, truncated, foreign or of a newer format."""
+
+
+class ModelMismatchError(SmallragError):
+    """Documents would be embedded with a different model than the index's."""

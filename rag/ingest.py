@@ -1,0 +1,165 @@
+"""Load a user's files into Documents: .txt, .md, .json, .jsonl and .csv, recursively.
+
+A file that is not UTF-8, looks binary or is malformed is skipped with one warning and
+reported in `LoadResult.skipped`; it never stops the load of the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from rag.errors import SmallragError
+from rag.types import Document
+
+logger = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+RECORD_SUFFIXES = {".json", ".jsonl", ".csv"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | RECORD_SUFFIXES
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
+def load_documents(sources: Iterable[str | Path], *, text_column: str = "text") -> LoadResult:
+    """Load every supported file under `sources` (files or folders) into Documents."""
+    documents: list[Document] = []
+    skipped: list[SkippedFile] = []
+    seen_ids: dict[str, str] = {}
+    for source in sources:
+        root = Path(source)
+        if not root.exists():
+            raise SmallragError(f"source {str(source)!r} does not exist; pass an existing file or folder")
+        for path in _iter_files(root):
+            base = root if root.is_dir() else root.parent
+            try:
+                docs = list(_load_file(path, base, text_column))
+            except _SkipFile as skip:
+                logger.warning("skipping %s: %s", path, skip)
+                skipped.append(SkippedFile(str(path), str(skip)))
+                continue
+            for doc in docs:
+                if doc.id in seen_ids:
+                    raise SmallragError(
+                        f"document id {doc.id!r} appears in both {seen_ids[doc.id]} and {path}; "
+                        "give every document a unique id"
+                    )
+                seen_ids[doc.id] = str(path)
+                documents.append(doc)
+    return LoadResult(documents, skipped)
+
+
+class _SkipFile(Exception):
+    pass
+
+
+def _iter_files(root: Path) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+        return
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts):
+            if path.suffix.lower() in SUPPORTED_SUFFIXES:
+                yield path
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    if b"\x00" in raw[:8192]:
+        raise _SkipFile("looks binary (NUL bytes)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _SkipFile(f"not UTF-8 ({exc.reason} at byte {exc.start}); convert it to UTF-8") from None
+
+
+def _load_file(path: Path, base: Path, text_column: str) -> Iterator[Document]:
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise _SkipFile(f"unsupported file type {suffix!r}; supported: {sorted(SUPPORTED_SUFFIXES)}")
+    text = _read_text(path)
+    rel = path.relative_to(base).as_posix()
+    if suffix in TEXT_SUFFIXES:
+        if text.strip():
+            yield Document(id=rel, text=text, title=_markdown_title(text) if suffix != ".txt" else None,
+                           metadata={"source": rel})
+        return
+    if suffix == ".csv":
+        yield from _load_csv(text, rel, text_column)
+        return
+    records = _json_records(text, suffix)
+    for i, record in enumerate(records):
+        yield _record_to_document(record, rel, i, text_column)
+
+
+def _markdown_title(text: str) -> str | None:
+    for line in text.splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return None
+
+
+def _json_records(text: str, suffix: str) -> list[object]:
+    if suffix == ".jsonl":
+        records = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise _SkipFile(f"line {lineno} is not valid JSON ({exc.msg})") from None
+        return records
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _SkipFile(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return data if isinstance(data, list) else [data]
+
+
+def _record_to_document(record: object, rel: str, index: int, text_column: str) -> Document:
+    if not isinstance(record, dict):
+        raise _SkipFile(f"record {index} is not an object; expected {{'id', 'text', 'title'?, 'metadata'?}}")
+    text = record.get(text_column)
+    if not isinstance(text, str):
+        raise _SkipFile(f"record {index} has no string field {text_column!r}")
+    doc_id = record.get("id")
+    metadata = record.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise _SkipFile(f"record {index}: 'metadata' must be an object")
+    return Document(
+        id=str(doc_id) if doc_id is not None else f"{rel}#{index}",
+        text=text,
+        title=record.get("title") if isinstance(record.get("title"), str) else None,
+        metadata={"source": rel, **metadata},
+    )
+
+
+def _load_csv(text: str, rel: str, text_column: str) -> Iterator[Document]:
+    reader = csv.DictReader(text.splitlines())
+    if reader.fieldnames is None or text_column not in reader.fieldnames:
+        raise _SkipFile(f"no column {text_column!r} (columns: {reader.fieldnames}); pass text_column=")
+    for i, row in enumerate(reader):
+        body = row.get(text_column) or ""
+        if not body.strip():
+            continue
+        extra = {k: v for k, v in row.items() if k not in (text_column, "id", "title") and k is not None}
+        yield Document(
+            id=row["id"] if row.get("id") else f"{rel}#{i}",
+            text=body,
+            title=row.get("title") or None,
+            metadata={"source": rel, **extra},
+        )

@@ -1,0 +1,34 @@
+"""Build the retriever a search mode names, from an index folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexes.index import Index
+from rag.errors import SmallragError
+
+MODES = ("bm25", "dense", "hybrid")
+
+
+def default_mode(index: Index) -> str:
+    return "hybrid" if index.bm25 is not None and index.dense is not None else index.config.retrievers[0]
+
+
+def open_retriever(index: Index | str | Path, mode: str | None = None, *, encoder=None, method: str = "rrf"):
+    from retrievers.bm25 import BM25Retriever
+    from retrievers.dense import DenseRetriever
+    from retrievers.hybrid import HybridRetriever
+
+    index = index if isinstance(index, Index) else Index.open(index)
+    mode = mode if mode is not None else default_mode(index)
+    if mode not in MODES:
+        raise SmallragError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
+    if mode == "bm25":
+        return BM25Retriever(index)
+    if mode == "dense":
+        return DenseRetriever(index, encoder)
+    if index.bm25 is None or index.dense is None:
+        raise SmallragError(f"hybrid search needs both bm25 and dense parts; index {index.path} has "
+                            f"{', '.join(index.config.retrievers)}: use --mode {index.config.retrievers[0]} "
+                            "or rebuild with --retrievers bm25,dense")
+    return HybridRetriever([BM25Retriever(index), DenseRetriever(index, encoder)], method=method)

@@ -1,0 +1,1 @@
+"""Verifiers: claim checking against evidence (see the verification issue)."""
