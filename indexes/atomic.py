@@ -48,15 +48,18 @@ def _pid_alive(pid: int) -> bool:
 
 
 def clean_stale_temps(target: Path) -> None:
-    """Remove temp folders left by builds whose process died (crash, kill -9)."""
-    for path in target.parent.glob(f".{target.name}.tmp-*"):
-        try:
-            pid = int(path.name.split(".tmp-")[1].split("-")[0])
-        except (IndexError, ValueError):
-            continue
-        if not _pid_alive(pid):
-            logger.info("removing stale temp folder %s", path)
-            shutil.rmtree(path, ignore_errors=True)
+    """Remove temp folders and old-index backups left by processes that died (crash, kill -9).
+    Backups go only while `target` exists, i.e. after recover_interrupted_swap had its chance."""
+    kinds = ("tmp", "old") if target.exists() else ("tmp",)
+    for kind in kinds:
+        for path in target.parent.glob(f".{target.name}.{kind}-*"):
+            try:
+                pid = int(path.name.split(f".{kind}-")[1].split("-")[0])
+            except (IndexError, ValueError):
+                continue
+            if not _pid_alive(pid):
+                logger.info("removing stale %s folder %s", kind, path)
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def recover_interrupted_swap(target: Path) -> None:

@@ -123,10 +123,26 @@ class BM25Index:
         return q
 
     def score_batch(self, queries_tokens: Sequence[Sequence[str]]) -> np.ndarray:
-        """Dense (n_queries, n_docs) scores; -inf where a document shares no query term."""
-        product = (self.query_matrix(queries_tokens) @ self.matrix).tocoo()
-        scores = np.full((len(queries_tokens), self.n_docs), -np.inf)
-        scores[product.row, product.col] = product.data
+        """Dense (n_queries, n_docs) scores; -inf where a document shares no query term.
+
+        Matches come from the matrix structure, not the values: a term whose idf is
+        exactly 0 (it is in half a small corpus) still makes its documents hits."""
+        q = self.query_matrix(queries_tokens)
+        n_queries, n_docs = q.shape[0], self.n_docs
+        indptr = np.asarray(self.matrix.indptr)
+        starts = indptr[q.indices]
+        lengths = indptr[q.indices + 1] - starts
+        # Gather every stored (term, doc) entry of every query term in one vectorised pass.
+        ends = np.cumsum(lengths)
+        positions = np.repeat(starts - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)
+        query_of = np.repeat(np.repeat(np.arange(n_queries), np.diff(q.indptr)), lengths)
+        flat = query_of * n_docs + np.asarray(self.matrix.indices)[positions]
+        weights = np.asarray(self.matrix.data)[positions] * np.repeat(q.data, lengths)
+        scores = np.bincount(flat, weights=weights, minlength=n_queries * n_docs).astype(np.float64, copy=False)
+        scores = scores.reshape(n_queries, n_docs)
+        matched = np.zeros(n_queries * n_docs, dtype=bool)
+        matched[flat] = True
+        scores[~matched.reshape(n_queries, n_docs)] = -np.inf
         return scores
 
     def get_scores(self, tokens: Sequence[str]) -> np.ndarray:

@@ -50,7 +50,8 @@ def _default_encoder(model: str | None):
 
 
 def _model_info(encoder) -> dict[str, Any]:
-    return {"name": encoder.name, "path": str(getattr(encoder, "path", "")) or None,
+    path = getattr(encoder, "path", None)
+    return {"name": encoder.name, "path": str(path) if path else None,
             "fingerprint": encoder.fingerprint, "dimension": encoder.dimension}
 
 

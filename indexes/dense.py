@@ -67,14 +67,26 @@ class DenseIndex:
             index.add(np.ascontiguousarray(embeddings, dtype=np.float32))
         return index
 
+    # Extra candidates fetched so that ties at the k-th place can still break by row number.
+    TIE_MARGIN = 16
+
     def search(self, queries: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, rows) of shape (n_queries, k); rows are -1 where fewer than k match."""
+        """(scores, rows) of shape (n_queries, k), best first, ties broken by row number;
+        rows are -1 where fewer than k match."""
+        n = self._faiss.ntotal
+        if min(k, n) == 0:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        scores, rows = self._raw_search(queries, min(n, k + self.TIE_MARGIN), mask)
+        # -1 rows (no match) sort last; among real rows (-score, row) order.
+        missing = rows < 0
+        order = np.lexsort((np.where(missing, np.iinfo(np.int64).max, rows), np.where(missing, np.inf, -scores)), axis=1)
+        order = order[:, :min(k, n)]
+        return np.take_along_axis(scores, order, axis=1), np.take_along_axis(rows, order, axis=1)
+
+    def _raw_search(self, queries: np.ndarray, k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        k = min(k, self._faiss.ntotal) if self._faiss.ntotal else 0
-        if k == 0:
-            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         if mask is None:
             return self._faiss.search(queries, k)
         allowed = np.flatnonzero(mask).astype(np.int64)

@@ -17,7 +17,7 @@ from rag.types import Chunk, Document
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by space, or at a blank line.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n")
+_SENTENCE_END = re.compile(r"(?<=[.!?])([\"')\]]*)\s+|\n\s*\n")
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,9 @@ def _sentence_spans(text: str) -> list[tuple[int, int]]:
     spans = []
     pos = 0
     for match in _SENTENCE_END.finditer(text):
-        if text[pos:match.start()].strip():
-            spans.append((pos, match.start()))
+        end = match.end(1) if match.group(1) is not None else match.start()  # keep closing quotes
+        if text[pos:end].strip():
+            spans.append((pos, end))
         pos = match.end()
     if text[pos:].strip():
         spans.append((pos, len(text)))

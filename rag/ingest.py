@@ -7,6 +7,7 @@ reported in `LoadResult.skipped`; it never stops the load of the others.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 from dataclasses import dataclass, field
@@ -116,7 +117,8 @@ def _markdown_title(text: str) -> str | None:
 def _json_records(text: str, suffix: str) -> list[object]:
     if suffix == ".jsonl":
         records = []
-        for lineno, line in enumerate(text.splitlines(), 1):
+        # split on \n only: JSON strings may hold U+2028 and friends, which splitlines() breaks on
+        for lineno, line in enumerate(text.split("\n"), 1):
             if line.strip():
                 try:
                     records.append(json.loads(line))
@@ -149,7 +151,7 @@ def _record_to_document(record: object, rel: str, index: int, text_column: str) 
 
 
 def _load_csv(text: str, rel: str, text_column: str) -> Iterator[Document]:
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # keeps newlines inside quoted fields
     if reader.fieldnames is None or text_column not in reader.fieldnames:
         raise _SkipFile(f"no column {text_column!r} (columns: {reader.fieldnames}); pass text_column=")
     for i, row in enumerate(reader):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -22,23 +23,33 @@ def check_queries(queries: Sequence[str], k: int) -> None:
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise top-k of a (n_queries, n_docs) score matrix: (rows, scores), best first.
-    -inf marks excluded documents; ties break by row number for determinism."""
-    k = min(k, scores.shape[1])
+
+    -inf marks excluded documents. Ties break by row number, also at the k-th place, so
+    the top-k is always a prefix of the top-(k+1)."""
+    n_queries, n_docs = scores.shape
+    k = min(k, n_docs)
     if k == 0:
-        empty = np.zeros((scores.shape[0], 0))
-        return empty.astype(np.int64), empty
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else \
-        np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
+        return np.zeros((n_queries, 0), np.int64), np.zeros((n_queries, 0))
+    if k < n_docs:
+        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1:k]
+        # Rows tied with the k-th score are all kept here, then cut after sorting by (-score, row).
+        candidates = scores >= kth
+        width = int(candidates.sum(axis=1).max())
+        part = np.argsort(~candidates, axis=1, kind="stable")[:, :width]
+    else:
+        part = np.tile(np.arange(n_docs), (n_queries, 1))
     part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -part_scores), axis=1)
+    order = np.lexsort((part, -part_scores), axis=1)[:, :k]
     rows = np.take_along_axis(part, order, axis=1)
     return rows, np.take_along_axis(part_scores, order, axis=1)
 
 
 def make_hits(chunks: Sequence[Chunk], rows: Sequence[int], scores: Sequence[float], retriever: str) -> list[Hit]:
     hits = []
+    rows = rows.tolist() if isinstance(rows, np.ndarray) else rows
+    scores = scores.tolist() if isinstance(scores, np.ndarray) else scores
     for row, score in zip(rows, scores):
-        if row < 0 or not np.isfinite(score):
+        if row < 0 or not math.isfinite(score):
             continue
-        hits.append(Hit(chunk=chunks[int(row)], score=float(score), rank=len(hits) + 1, retriever=retriever))
+        hits.append(Hit(chunk=chunks[row], score=score, rank=len(hits) + 1, retriever=retriever))
     return hits

@@ -1,0 +1,41 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+SMALLRAG := $(VENV)/bin/smallrag
+STAMP := $(VENV)/.smallrag-installed
+DEMO_INDEX ?= .cache/demo-index
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup demo test test-fast bench clean
+
+setup: $(STAMP)
+
+# torch first and pinned: an unpinned torch would pull several GB of CUDA wheels.
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[test,bench]"
+	touch $(STAMP)
+
+demo: setup
+	$(SMALLRAG) index build data/sample --out $(DEMO_INDEX)
+	$(SMALLRAG) index info $(DEMO_INDEX)
+	$(SMALLRAG) search $(DEMO_INDEX) --query "Why is Venus hotter than Mercury?" -k 3
+	$(SMALLRAG) search $(DEMO_INDEX) --query "who invented the pneumatic tyre" -k 3 --mode bm25
+	$(SMALLRAG) search $(DEMO_INDEX) --query "how do plants make oxygen from sunlight" -k 3 --mode dense
+
+test: setup
+	$(PY) -m pytest -q -ra
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not integration"
+
+bench: setup
+	$(PY) benchmarks/retrieval.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache *.egg-info
