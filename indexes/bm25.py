@@ -65,6 +65,10 @@ class BM25Index:
         self.term_ids = {t: i for i, t in enumerate(vocab)}
         self.matrix = matrix
         self.params = params
+        # Plain in-memory views for the hot path (memmap fancy-indexing is several times slower).
+        self._indptr = np.ascontiguousarray(matrix.indptr, dtype=np.int64)
+        self._indices = np.ascontiguousarray(matrix.indices)
+        self._data = np.ascontiguousarray(matrix.data, dtype=np.float64)
 
     @property
     def n_docs(self) -> int:
@@ -111,39 +115,40 @@ class BM25Index:
         return cls(vocab, matrix, params)
 
     # ---- scoring --------------------------------------------------------------------
-    def query_matrix(self, queries_tokens: Sequence[Sequence[str]]) -> sp.csr_matrix:
-        indptr, cols = [0], []
-        for tokens in queries_tokens:
-            cols.extend(i for i in (self.term_ids.get(t) for t in tokens) if i is not None)
-            indptr.append(len(cols))
-        data = np.ones(len(cols), dtype=np.float64)
-        q = sp.csr_matrix((data, np.array(cols, dtype=np.int64), np.array(indptr, dtype=np.int64)),
-                          shape=(len(queries_tokens), len(self.vocab)))
-        q.sum_duplicates()
-        return q
+    def query_terms(self, queries_tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """(term ids, query number of each) for all known query tokens; a repeated token
+        appears twice and so counts twice, as in rank-bm25."""
+        term_ids = self.term_ids
+        ids: list[int] = []
+        owners: list[int] = []
+        for n, tokens in enumerate(queries_tokens):
+            for token in tokens:
+                term = term_ids.get(token)
+                if term is not None:
+                    ids.append(term)
+                    owners.append(n)
+        return np.array(ids, dtype=np.int64), np.array(owners, dtype=np.int64)
 
     def score_batch(self, queries_tokens: Sequence[Sequence[str]]) -> np.ndarray:
         """Dense (n_queries, n_docs) scores; -inf where a document shares no query term.
 
         Matches come from the matrix structure, not the values: a term whose idf is
         exactly 0 (it is in half a small corpus) still makes its documents hits."""
-        q = self.query_matrix(queries_tokens)
-        n_queries, n_docs = q.shape[0], self.n_docs
-        indptr = np.asarray(self.matrix.indptr)
-        starts = indptr[q.indices]
-        lengths = indptr[q.indices + 1] - starts
+        terms, owners = self.query_terms(queries_tokens)
+        n_queries, n_docs = len(queries_tokens), self.n_docs
+        if len(terms) == 0:
+            return np.full((n_queries, n_docs), -np.inf)
+        indptr = self._indptr
+        starts = indptr[terms]
+        lengths = indptr[terms + 1] - starts
         # Gather every stored (term, doc) entry of every query term in one vectorised pass.
         ends = np.cumsum(lengths)
-        positions = np.repeat(starts - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)
-        query_of = np.repeat(np.repeat(np.arange(n_queries), np.diff(q.indptr)), lengths)
-        flat = query_of * n_docs + np.asarray(self.matrix.indices)[positions]
-        weights = np.asarray(self.matrix.data)[positions] * np.repeat(q.data, lengths)
-        scores = np.bincount(flat, weights=weights, minlength=n_queries * n_docs).astype(np.float64, copy=False)
-        scores = scores.reshape(n_queries, n_docs)
+        positions = np.repeat(starts - (ends - lengths), lengths) + np.arange(ends[-1])
+        flat = np.repeat(owners * n_docs, lengths) + self._indices[positions]
+        scores = np.bincount(flat, weights=self._data[positions], minlength=n_queries * n_docs)
         matched = np.zeros(n_queries * n_docs, dtype=bool)
         matched[flat] = True
-        scores[~matched.reshape(n_queries, n_docs)] = -np.inf
-        return scores
+        return np.where(matched, scores, -np.inf).reshape(n_queries, n_docs)
 
     def get_scores(self, tokens: Sequence[str]) -> np.ndarray:
         """Scores of every document for one query, 0.0 for non-matching ones (as rank-bm25)."""
@@ -163,8 +168,8 @@ class BM25Index:
     def load(cls, folder: Path, params: BM25Params, n_docs: int) -> "BM25Index":
         try:
             vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
-            data = np.load(folder / "data.npy", mmap_mode="r", allow_pickle=False)
-            indices = np.load(folder / "indices.npy", mmap_mode="r", allow_pickle=False)
+            data = np.load(folder / "data.npy", allow_pickle=False)
+            indices = np.load(folder / "indices.npy", allow_pickle=False)
             indptr = np.load(folder / "indptr.npy", allow_pickle=False)
             matrix = sp.csr_matrix((data, indices, indptr), shape=(len(vocab), n_docs))
         except (OSError, ValueError) as exc:

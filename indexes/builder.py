@@ -56,7 +56,7 @@ def _model_info(encoder) -> dict[str, Any]:
 
 
 def _write(folder: Path, chunks: Sequence[Chunk], embeddings: np.ndarray | None, config: IndexConfig,
-           model_info: dict[str, Any] | None, created_at: str | None, progress: bool) -> None:
+           model_info: dict[str, Any] | None, created_at: str | None, progress: bool, started: float) -> None:
     save_chunks(folder, chunks)
     vocabulary = 0
     if config.has_bm25:
@@ -73,6 +73,7 @@ def _write(folder: Path, chunks: Sequence[Chunk], embeddings: np.ndarray | None,
         "config": config.to_json(),
         "model": model_info,
         "counts": {"documents": len({c.doc_id for c in chunks}), "chunks": len(chunks), "vocabulary": vocabulary},
+        "build_seconds": round(time.perf_counter() - started, 3),
     })
 
 
@@ -98,7 +99,7 @@ def build_index(documents: Sequence[Document], out: str | Path, config: IndexCon
         model_info = _model_info(encoder)
         embeddings = encoder.encode([c.text for c in chunks], progress=progress)
     with atomic_folder(out) as tmp:
-        _write(tmp, chunks, embeddings, config, model_info, None, progress)
+        _write(tmp, chunks, embeddings, config, model_info, None, progress, started)
     return BuildReport(str(out), len({c.doc_id for c in chunks}), len(chunks), added_chunks=len(chunks),
                        skipped_files=list(skipped_files), seconds=time.perf_counter() - started)
 
@@ -135,7 +136,8 @@ def add_documents(path: str | Path, documents: Sequence[Document], *, encoder=No
     if not chunks:
         raise SmallragError("the update would leave the index empty; delete the folder instead")
     with atomic_folder(index.path) as tmp:
-        _write(tmp, chunks, embeddings, config, index.model_info, index.manifest.get("created_at"), progress)
+        _write(tmp, chunks, embeddings, config, index.model_info, index.manifest.get("created_at"), progress,
+               started)
     return BuildReport(str(path), len({c.doc_id for c in chunks}), len(chunks), added_chunks=len(new_chunks),
                        unchanged_chunks=len(incoming) - len(new_chunks),
                        removed_chunks=len(index.chunks) - len(keep_rows), skipped_files=list(skipped_files),
@@ -159,6 +161,7 @@ def delete_documents(path: str | Path, doc_ids: Sequence[str], *, progress: bool
     chunks = [index.chunks[i] for i in keep_rows]
     embeddings = np.asarray(index.dense.embeddings)[keep_rows] if index.dense is not None else None
     with atomic_folder(index.path) as tmp:
-        _write(tmp, chunks, embeddings, index.config, index.model_info, index.manifest.get("created_at"), progress)
+        _write(tmp, chunks, embeddings, index.config, index.model_info, index.manifest.get("created_at"), progress,
+               started)
     return BuildReport(str(path), len({c.doc_id for c in chunks}), len(chunks),
                        removed_chunks=len(index.chunks) - len(keep_rows), seconds=time.perf_counter() - started)

@@ -13,7 +13,9 @@ from rag.protocols import Filters
 from rag.types import Hit
 from retrievers.base import check_queries, make_hits, top_k
 
-_BATCH = 256  # queries scored at once: bounds the dense (batch, n_docs) score matrix
+# Queries scored at once: at most 256, and at most ~16M cells (128 MB) of dense scores.
+_MAX_BATCH = 256
+_MAX_CELLS = 16_000_000
 
 
 class BM25Retriever:
@@ -32,8 +34,9 @@ class BM25Retriever:
         mask = filter_mask(self.index.chunks, filters)
         tokenize = self.index.tokenizer
         results: list[list[Hit]] = []
-        for start in range(0, len(queries), _BATCH):
-            batch = queries[start:start + _BATCH]
+        step = max(1, min(_MAX_BATCH, _MAX_CELLS // max(1, self.index.bm25.n_docs)))
+        for start in range(0, len(queries), step):
+            batch = queries[start:start + step]
             scores = self.index.bm25.score_batch([tokenize(q) for q in batch])
             if mask is not None:
                 scores[:, ~mask] = -np.inf
