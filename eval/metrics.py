@@ -10,6 +10,8 @@ import math
 import warnings
 from typing import Iterable, Mapping, Sequence
 
+from rag.errors import SmallragError
+
 DEFAULT_METRICS = ("ndcg@10", "recall@100", "mrr@10")
 
 
@@ -32,14 +34,14 @@ def retrieval_metrics(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, 
 
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     if not metrics:
-        raise ValueError("no metrics requested")
+        raise SmallragError("no metrics requested")
     judged: dict[str, dict[str, int]] = {}
     for qid, docs in qrels.items():
         gains = {str(d): max(int(g), 0) for d, g in docs.items()}
         if any(g > 0 for g in gains.values()):
             judged[str(qid)] = gains
     if not judged:
-        raise ValueError("qrels hold no query with a relevant (gain > 0) document; nothing to evaluate")
+        raise SmallragError("qrels hold no query with a relevant (gain > 0) document; nothing to evaluate")
 
     ranked: dict[str, dict[str, float]] = {}
     for qid in judged:
@@ -70,7 +72,7 @@ def hits_to_run(query_ids: Sequence[str], hits_per_query: Iterable[Sequence]) ->
     documents are inserted best first, so ties in score keep the retriever's order."""
     hits_lists = list(hits_per_query)
     if len(hits_lists) != len(query_ids):
-        raise ValueError(f"{len(query_ids)} query ids but {len(hits_lists)} hit lists")
+        raise SmallragError(f"{len(query_ids)} query ids but {len(hits_lists)} hit lists")
     run: dict[str, dict[str, float]] = {}
     for qid, hits in zip(query_ids, hits_lists):
         best: dict[str, tuple[int, float]] = {}
