@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterator, Mapping, Protocol, Sequence, Union, runtime_checkable
 
 import numpy as np
 
-from rag.types import Hit
+from rag.types import Generation, Hit
 
 # A metadata filter: field -> required value, or a list/tuple/set of accepted values.
 Filters = Mapping[str, Any]
@@ -36,3 +36,21 @@ class Encoder(Protocol):
     def fingerprint(self) -> str: ...
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray: ...
+
+
+# A chat message: {"role": "system" | "user" | "assistant", "content": str}.
+Message = Mapping[str, str]
+Prompt = Union[str, Sequence[Message]]
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """A text generator. A plain-string prompt is sent as one user message."""
+
+    name: str
+
+    def generate(self, prompt: Prompt, *, max_tokens: int = 256, temperature: float = 0.0,
+                 stop: Sequence[str] | None = None, seed: int | None = None) -> Generation: ...
+
+    def stream(self, prompt: Prompt, *, max_tokens: int = 256, temperature: float = 0.0,
+               stop: Sequence[str] | None = None, seed: int | None = None) -> Iterator[str]: ...

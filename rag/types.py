@@ -70,3 +70,16 @@ class Hit:
             "text": self.chunk.text,
             "retriever": self.retriever,
         }
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What a generator returned for one prompt."""
+
+    text: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str | None = None  # "stop" (natural end or stop string) or "length"
+    logprobs: tuple[float, ...] | None = None  # per completion token, when the backend exposes them
+    timings: Mapping[str, float] = field(default_factory=dict, hash=False)  # seconds

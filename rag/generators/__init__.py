@@ -1,0 +1,1 @@
+"""Generator backends; each imports its heavy library inside its own module."""
