@@ -42,7 +42,8 @@ def chunk_id(doc_id: str, start: int, text: str) -> str:
     return digest[:24]
 
 
-def _sentence_spans(text: str) -> list[tuple[int, int]]:
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character spans of the sentences of `text`, whitespace trimmed."""
     spans = []
     pos = 0
     for match in _SENTENCE_END.finditer(text):
@@ -70,7 +71,7 @@ def _token_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def _units(text: str, max_tokens: int) -> list[tuple[int, int, int]]:
     """Sentences as (start, end, n_tokens); a sentence over budget is cut at token boundaries."""
     units = []
-    for s, e in _sentence_spans(text):
+    for s, e in sentence_spans(text):
         tokens = _token_spans(text, s, e)
         if not tokens:
             continue

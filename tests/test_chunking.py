@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from rag.chunking import ChunkingConfig, _sentence_spans, chunk_document, chunk_documents, chunk_id
+from rag.chunking import ChunkingConfig, sentence_spans, chunk_document, chunk_documents, chunk_id
 from rag.errors import SmallragError
 from rag.types import Document
 
@@ -84,7 +84,7 @@ def test_chunks_fill_the_budget_greedily() -> None:
 
 def test_overlap_is_whole_trailing_sentences() -> None:
     doc = Document(id="d", text=numbered(12))
-    sentences = [doc.text[s:e] for s, e in _sentence_spans(doc.text)]
+    sentences = [doc.text[s:e] for s, e in sentence_spans(doc.text)]
     cfg = ChunkingConfig(max_tokens=20, overlap=8)  # 3 sentences per chunk, 1 (6 tokens) carried over
     chunks = chunk_document(doc, cfg)
     assert len(chunks) == 6
@@ -159,7 +159,7 @@ def test_metadata_title_and_doc_id_propagate() -> None:
 def test_every_sentence_is_covered(cfg: ChunkingConfig) -> None:
     doc = Document(id="d", text=LONG_TEXT)
     chunks = chunk_document(doc, cfg)
-    for s, e in _sentence_spans(doc.text):
+    for s, e in sentence_spans(doc.text):
         sentence_tokens = [(s + m.start(), s + m.end()) for m in TOKEN.finditer(doc.text[s:e])]
         for ts, te in sentence_tokens:  # every token of every sentence lies inside some chunk
             assert any(c.start <= ts and te <= c.end for c in chunks), doc.text[ts:te]
