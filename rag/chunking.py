@@ -37,6 +37,11 @@ class ChunkingConfig:
         return {"max_tokens": self.max_tokens, "overlap": self.overlap}
 
 
+def count_tokens(text: str) -> int:
+    """Tokens as this module counts them: words and punctuation marks."""
+    return len(_TOKEN.findall(text))
+
+
 def chunk_id(doc_id: str, start: int, text: str) -> str:
     digest = hashlib.sha256(f"{doc_id}\x00{start}\x00{text}".encode("utf-8")).hexdigest()
     return digest[:24]

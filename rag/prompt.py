@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from rag.chunking import sentence_spans
+from rag.chunking import count_tokens as count_word_tokens, sentence_spans
 from rag.errors import SmallragError
 from rag.types import Hit
 
@@ -28,12 +28,11 @@ SYSTEM_PROMPT = (
 )
 
 _DELIMITER = re.compile(r"<\s*(/?)\s*(context|block)\b", re.IGNORECASE)
-_WORDISH = re.compile(r"\w+|[^\w\s]")
 
 
 def approx_tokens(text: str) -> int:
     """Words and punctuation marks, times 1.3: a cheap upper-ish estimate of BPE tokens."""
-    return int(len(_WORDISH.findall(text)) * 1.3) + 1
+    return int(count_word_tokens(text) * 1.3) + 1
 
 
 def neutralise(text: str) -> str:

@@ -64,3 +64,9 @@ def test_empty_prompt_and_missing_model(tmp_path):
         LlamaCppGenerator(TINY).generate("   ")
     with pytest.raises(SmallragError, match="neither a packaged name"):
         LlamaCppGenerator(str(tmp_path / "nope.gguf")).generate("hi")
+
+
+@pytest.mark.parametrize("messages", [[], [{"role": "user"}], [{"content": "hi"}], [{"text": "hi"}]])
+def test_malformed_messages_are_refused(messages):
+    with pytest.raises(SmallragError, match="role', 'content'"):
+        LlamaCppGenerator(TINY).generate(messages)

@@ -25,7 +25,7 @@ def _messages(prompt: Prompt) -> list[dict[str, str]]:
             raise SmallragError("the prompt is empty; pass some text")
         return [{"role": "user", "content": prompt}]
     messages = [dict(m) for m in prompt]
-    if not messages or any(set(m) < {"role", "content"} for m in messages):
+    if not messages or any(not {"role", "content"} <= set(m) for m in messages):
         raise SmallragError("messages must be a non-empty list of {'role', 'content'} objects")
     return messages
 
