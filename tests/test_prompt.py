@@ -7,7 +7,7 @@ import re
 import pytest
 
 from rag.errors import SmallragError
-from rag.prompt import NO_ANSWER, SYSTEM_PROMPT, approx_tokens, build_prompt, neutralise, parse_citations
+from rag.prompt import INSTRUCTIONS, NO_ANSWER, SYSTEM_PROMPT, approx_tokens, build_prompt, neutralise, parse_citations
 from rag.types import Chunk, Hit
 
 
@@ -23,7 +23,10 @@ def test_blocks_are_numbered_in_hit_order_and_delimited():
     hits = [hit("a", "Paris is in France."), hit("b", "Rome is in Italy.", 2)]
     built = build_prompt("Where is Rome?", hits)
     system, user = built.messages[0]["content"], built.messages[1]["content"]
-    assert system == SYSTEM_PROMPT and NO_ANSWER in system and "not instructions" in system
+    assert system == SYSTEM_PROMPT and "never instructions" in system
+    # the rules come after the context and right before the question, where small models heed them
+    rules = user[user.index("</context>"):user.index("Question: Where is Rome?")]
+    assert INSTRUCTIONS in rules and NO_ANSWER in rules and "not instructions" in rules
     assert blocks_of(user) == [("1", "a", "Paris is in France."), ("2", "b", "Rome is in Italy.")]
     assert user.startswith("<context>\n") and user.rstrip().endswith("Question: Where is Rome?")
     assert [b.n for b in built.blocks] == [1, 2] and built.dropped_hits == 0

@@ -1,0 +1,272 @@
+"""QA benchmark: answers with citations on XQuAD-en, per local generator and backend.
+
+The 240 XQuAD paragraphs are indexed (default config: hybrid BM25 + all-MiniLM-L6-v2), and a
+fixed-seed sample of the 1,190 questions is asked. Retrieval runs once in this process; every
+generator configuration then runs in its own subprocess over the same retrieved hits, so the
+contexts are identical and the peak RSS it reports is that generator's (plus Python).
+
+Per configuration: SQuAD exact match and token F1 (official normalisation; the citation
+markers [n] are removed from the answer first), the fraction of answers whose citations include
+the gold paragraph, the fraction that refused, p50/p95 time to first token and to the whole
+answer (streamed through RAG.stream), generation tokens/s, peak RSS. Speculative decoding is
+compared with and without on the same questions, and whether greedy outputs were identical.
+
+The prompt is smallrag's default plus one instruction asking for a short answer, since XQuAD's gold
+answers are short spans. The output ends with ONE JSON line holding every figure.
+
+Usage:  HF_HUB_OFFLINE=1 python benchmarks/qa.py [--questions 100] [--transformers-questions 20]
+        [--configs NAME,NAME] [--seed 0] [--max-tokens 64] [-k 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from rag.prompt import INSTRUCTIONS  # noqa: E402
+from rag.types import Chunk, Hit  # noqa: E402
+
+QA_INSTRUCTIONS = INSTRUCTIONS + "\nAnswer with the shortest phrase that answers the question, then its citation."
+
+# name -> (backend spec, constructor options, which sample: "main" or "transformers")
+CONFIGS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "llama.cpp qwen-1.5b": ("llama.cpp:qwen-1.5b", {}, "main"),
+    "llama.cpp qwen-1.5b +prompt-lookup": ("llama.cpp:qwen-1.5b", {"prompt_lookup": 10}, "main"),
+    "llama.cpp qwen-0.5b": ("llama.cpp:qwen-0.5b", {}, "main"),
+    "llama.cpp qwen-0.5b +prompt-lookup": ("llama.cpp:qwen-0.5b", {"prompt_lookup": 10}, "main"),
+    "llama.cpp smollm2-135m": ("llama.cpp:smollm2", {}, "main"),
+    # the same GGUF files through transformers (de-quantised), on a smaller sample
+    "llama.cpp qwen-1.5b [tf sample]": ("llama.cpp:qwen-1.5b", {}, "transformers"),
+    "transformers qwen-1.5b": ("transformers:qwen-1.5b", {}, "transformers"),
+    "transformers qwen-1.5b +draft qwen-0.5b": ("transformers:qwen-1.5b", {"draft_model": "qwen-0.5b"}, "transformers"),
+    "llama.cpp qwen-0.5b [tf sample]": ("llama.cpp:qwen-0.5b", {}, "transformers"),
+    "transformers qwen-0.5b": ("transformers:qwen-0.5b", {}, "transformers"),
+}
+# (with, without) pairs whose greedy outputs must be identical
+SPECULATIVE_PAIRS = [
+    ("llama.cpp qwen-1.5b +prompt-lookup", "llama.cpp qwen-1.5b"),
+    ("llama.cpp qwen-0.5b +prompt-lookup", "llama.cpp qwen-0.5b"),
+    ("transformers qwen-1.5b +draft qwen-0.5b", "transformers qwen-1.5b"),
+]
+# (llama.cpp, transformers) pairs on the same GGUF file and questions
+BACKEND_PAIRS = [
+    ("llama.cpp qwen-1.5b [tf sample]", "transformers qwen-1.5b"),
+    ("llama.cpp qwen-0.5b [tf sample]", "transformers qwen-0.5b"),
+]
+figures: dict[str, Any] = {}
+_CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+
+
+class ReplayRetriever:
+    """Returns hits computed earlier, so every generator sees exactly the same context."""
+
+    name = "replay"
+
+    def __init__(self, hits: dict[str, list[Hit]]) -> None:
+        self.hits = hits
+
+    def retrieve(self, query, k=10, filters=None):
+        return self.hits[query][:k]
+
+    def retrieve_batch(self, queries, k=10, filters=None):
+        return [self.retrieve(q, k) for q in queries]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# -- worker: one generator configuration, in its own process ---------------------------------
+
+def run_worker(config_name: str, work_file: Path, max_tokens: int) -> dict[str, Any]:
+    from eval.qa import best_score, exact_match, token_f1
+    from rag.generators.factory import make_generator
+    from rag.pipeline import RAG
+
+    spec, options, _sample = CONFIGS[config_name]
+    work = json.loads(work_file.read_text())
+    hits = {q["question"]: [Hit(Chunk.from_json(h["chunk"]), h["score"], h["rank"], h["retriever"])
+                            for h in q["hits"]] for q in work["questions"]}
+    load_started = time.perf_counter()
+    generator = make_generator(spec, **options)
+    rag = RAG(ReplayRetriever(hits), generator, k=work["k"], max_tokens=max_tokens, instructions=QA_INSTRUCTIONS,
+              progress=False)
+    warm = rag.ask(work["questions"][0]["question"])  # loads the model; not measured below
+    load_seconds = time.perf_counter() - load_started
+    rows = []
+    for q in work["questions"]:
+        started = time.perf_counter()
+        first = None
+        answer = None
+        for item in rag.stream(q["question"]):
+            if isinstance(item, str):
+                if first is None:
+                    first = time.perf_counter() - started
+            else:
+                answer = item
+        total = time.perf_counter() - started
+        short = _CITATION.sub("", answer.text).strip()
+        rows.append({
+            "id": q["id"], "answer": answer.text,
+            "em": best_score(exact_match, short, q["answers"]),
+            "f1": best_score(token_f1, short, q["answers"]),
+            "cites_gold": any(c.doc_id == q["doc_id"] for c in answer.citations),
+            "gold_in_context": any(h.chunk.doc_id == q["doc_id"] for h in answer.hits),
+            "no_answer": answer.no_answer,
+            "first_token": first if first is not None else total, "total": total,
+            "completion_tokens": answer.completion_tokens, "generate": answer.timings.get("generate", total),
+        })
+    n = len(rows)
+    gen_seconds = sum(r["generate"] for r in rows)
+    return {
+        "config": config_name, "generator": generator.name, "questions": n,
+        "exact_match": sum(r["em"] for r in rows) / n,
+        "f1": sum(r["f1"] for r in rows) / n,
+        "citation_contains_gold": sum(r["cites_gold"] for r in rows) / n,
+        "gold_in_context": sum(r["gold_in_context"] for r in rows) / n,
+        "no_answer_rate": sum(r["no_answer"] for r in rows) / n,
+        "ttft_p50": percentile([r["first_token"] for r in rows], 0.5),
+        "ttft_p95": percentile([r["first_token"] for r in rows], 0.95),
+        "answer_p50": percentile([r["total"] for r in rows], 0.5),
+        "answer_p95": percentile([r["total"] for r in rows], 0.95),
+        "tokens_per_second": sum(r["completion_tokens"] for r in rows) / gen_seconds if gen_seconds > 0 else 0.0,
+        "load_seconds": load_seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "warmup_answer": warm.text[:80],
+        "answers": {r["id"]: r["answer"] for r in rows},
+    }
+
+
+# -- parent: index, retrieve once, run each configuration ------------------------------------
+
+def prepare(data: Path, n_main: int, n_tf: int, seed: int, k: int, folder: Path) -> dict[str, Path]:
+    from eval.qa import load_squad
+    from indexes.builder import build_index
+    from indexes.config import IndexConfig
+    from retrievers.factory import open_retriever
+
+    dataset = load_squad(data / "qa" / "xquad.en.json", name="xquad-en")
+    rng = random.Random(seed)
+    sample = rng.sample(dataset.examples, min(n_main, len(dataset.examples)))
+    tf_sample = sample[:min(n_tf, len(sample))]
+    started = time.perf_counter()
+    build_index(dataset.documents, folder / "index", IndexConfig(), progress=False)
+    print(f"indexed {len(dataset.documents)} paragraphs in {time.perf_counter() - started:.1f} s; "
+          f"{len(sample)} questions sampled with seed {seed} (first {len(tf_sample)} for transformers)")
+    retriever = open_retriever(folder / "index")
+    runs = retriever.retrieve_batch([e.question for e in sample], k)
+    files = {}
+    for label, examples in (("main", sample), ("transformers", tf_sample)):
+        by_question = {e.question: hits for e, hits in zip(sample, runs)}
+        work = {"k": k, "questions": [
+            {"id": e.id, "question": e.question, "answers": list(e.answers), "doc_id": e.doc_id,
+             "hits": [{"chunk": h.chunk.to_json(), "score": h.score, "rank": h.rank, "retriever": h.retriever}
+                      for h in by_question[e.question]]} for e in examples]}
+        files[label] = folder / f"work-{label}.json"
+        files[label].write_text(json.dumps(work))
+    recall = sum(any(h.chunk.doc_id == e.doc_id for h in hits) for e, hits in zip(sample, runs)) / len(sample)
+    figures["retrieval"] = {"retriever": retriever.name, "k": k, "gold_paragraph_in_top_k": recall}
+    print(f"retrieval ({retriever.name}, k={k}): gold paragraph in the top {k} for {recall:.3f} of the questions")
+    return files
+
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--questions", type=int, default=100)
+    parser.add_argument("--transformers-questions", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("-k", type=int, default=3)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated configuration names")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--work-file", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker is not None:
+        print(json.dumps(run_worker(args.worker, args.work_file, args.max_tokens)))
+        return
+    names = [n.strip() for n in args.configs.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown configuration(s) {unknown}; choose from {list(CONFIGS)}")
+    figures.update({"benchmark": "qa-xquad-en", "seed": args.seed, "k": args.k, "max_tokens": args.max_tokens,
+                    "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}})
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        files = prepare(args.data, args.questions, args.transformers_questions, args.seed, args.k, Path(tmp))
+        for name in names:
+            work_file = files[CONFIGS[name][2]]
+            started = time.perf_counter()
+            proc = subprocess.run([sys.executable, __file__, "--worker", name, "--work-file", str(work_file),
+                                   "--max-tokens", str(args.max_tokens)], capture_output=True, text=True)
+            if proc.returncode != 0:
+                tail = proc.stderr.strip().splitlines()[-3:]
+                print(f"{name}: FAILED ({' | '.join(tail)})")
+                results[name] = {"config": name, "error": " | ".join(tail)}
+                continue
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+            results[name] = result
+            print(f"{name:42s} n={result['questions']:3d}  EM {result['exact_match']:.3f}  F1 {result['f1']:.3f}  "
+                  f"cites gold {result['citation_contains_gold']:.3f}  refused {result['no_answer_rate']:.3f}  "
+                  f"TTFT p50/p95 {result['ttft_p50']:.2f}/{result['ttft_p95']:.2f} s  "
+                  f"answer p50/p95 {result['answer_p50']:.2f}/{result['answer_p95']:.2f} s  "
+                  f"{result['tokens_per_second']:.1f} tok/s  peak RSS {result['peak_rss_mb']:.0f} MB  "
+                  f"({time.perf_counter() - started:.0f} s)")
+    comparisons = []
+    for fast, plain in SPECULATIVE_PAIRS:
+        a, b = results.get(fast), results.get(plain)
+        if a is None or b is None or "error" in a or "error" in b:
+            continue
+        same = sum(a["answers"][i] == b["answers"][i] for i in b["answers"])
+        row = {"with": fast, "without": plain, "speedup_tokens_per_second": a["tokens_per_second"] / b["tokens_per_second"],
+               "speedup_answer_p50": b["answer_p50"] / a["answer_p50"], "identical_greedy_outputs": same,
+               "questions": len(b["answers"])}
+        comparisons.append(row)
+        print(f"speculative: {fast} vs {plain}: {row['speedup_tokens_per_second']:.2f}x tokens/s, "
+              f"{row['speedup_answer_p50']:.2f}x p50 answer time, identical outputs {same}/{row['questions']}")
+    backends = []
+    for cpp, tf in BACKEND_PAIRS:
+        a, b = results.get(cpp), results.get(tf)
+        if a is None or b is None or "error" in a or "error" in b:
+            continue
+        row = {"llama_cpp": cpp, "transformers": tf,
+               "tokens_per_second_ratio": a["tokens_per_second"] / b["tokens_per_second"],
+               "answer_p50_ratio": b["answer_p50"] / a["answer_p50"]}
+        backends.append(row)
+        print(f"backends: {cpp} is {row['tokens_per_second_ratio']:.2f}x the tokens/s of {tf} "
+              f"({row['answer_p50_ratio']:.2f}x faster p50 answer)")
+    for result in results.values():
+        result.pop("answers", None)
+    figures.update({"configs": results, "speculative": comparisons, "backends": backends})
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

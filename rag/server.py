@@ -1,0 +1,370 @@
+"""`smallrag serve`: an HTTP JSON API over a RAG pipeline (FastAPI app, run by uvicorn).
+
+    POST /ask     {"question": str, "k"?: int, "history"?: [{"role", "content"}],
+                   "filters"?: {key: value | [values]}, "stream"?: bool}
+                  -> the `smallrag ask --json` object (Answer.to_json()); with "stream": true,
+                  server-sent events: `delta` {"delta": str} ..., then `answer` {the object},
+                  or `error` {"error": str, "status": int} if it fails once streaming has begun.
+    GET  /health  -> {"status": "ok", "generator", "retriever", "chunks", "version", "limits"}
+
+Every error is JSON {"error": message}: 400 bad request (the message names the field and the
+fix), 413 body over `max_request_bytes`, 408 body not received in time, 500 internal (the
+traceback goes to the log, never to the client), 504 answer not ready within `request_timeout`.
+
+The pipeline is synchronous, so it runs in worker threads and the event loop stays free for
+other requests; the RAG's own lock queues them for the generator. A worker thread cannot be
+killed: a request that times out gets its 504 at once, but a non-streaming answer keeps its
+thread (and the generator) until the generation ends, and its text is dropped. A stream that
+times out or whose client disconnects is closed at its next token, which frees the generator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Iterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rag import __version__
+from rag.conversation import check_history
+from rag.errors import SmallragError
+from rag.types import Answer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_K = 50
+DEFAULT_MAX_REQUEST_BYTES = 64_000
+DEFAULT_REQUEST_TIMEOUT = 300.0  # seconds, from the first byte of the body to the last byte of the answer
+GRACEFUL_SHUTDOWN_SECONDS = 10
+ASK_FIELDS = ("question", "k", "history", "filters", "stream")
+INTERNAL_ERROR = "internal server error; the server log has the details"
+_SCALARS = (str, int, float, bool, type(None))
+
+ASK_SCHEMA = {  # for /openapi.json only: the handler validates the body itself, to word its own errors
+    "type": "object",
+    "required": ["question"],
+    "additionalProperties": False,
+    "properties": {
+        "question": {"type": "string", "minLength": 1},
+        "k": {"type": "integer", "minimum": 1},
+        "history": {"type": "array", "items": {"type": "object", "required": ["role", "content"], "properties": {
+            "role": {"enum": ["user", "assistant"]}, "content": {"type": "string"}}}},
+        "filters": {"type": "object"},
+        "stream": {"type": "boolean", "default": False},
+    },
+}
+
+
+class RequestError(Exception):
+    """A request the server refuses; `status` is its HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class AskRequest:
+    question: str
+    k: int | None
+    history: list[dict[str, str]] | None
+    filters: dict[str, Any] | None
+    stream: bool
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _check_limit(label: str, value: Any, *, integer: bool) -> None:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value <= 0:
+        kind = "integer" if integer else "number of seconds"
+        raise SmallragError(f"{label} must be a positive {kind}, got {value!r}")
+
+
+# -- request body ---------------------------------------------------------------------------
+
+async def _read_body(request: Request, max_bytes: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise RequestError(400, f"Content-Length {declared!r} is not a whole number")
+        if int(declared) > max_bytes:
+            raise RequestError(413, _too_large(int(declared), max_bytes))
+    body = bytearray()
+    # Counted as it arrives too: a chunked body declares no length.
+    async for part in request.stream():
+        body += part
+        if len(body) > max_bytes:
+            raise RequestError(413, _too_large(None, max_bytes))
+    return bytes(body)
+
+
+def _too_large(size: int | None, max_bytes: int) -> str:
+    got = f"{size} bytes" if size is not None else "more than that"
+    return (f"the request body is {got}, over the server's limit of max_request_bytes={max_bytes}; "
+            "send a shorter question or history, or restart the server with a larger --max-request-bytes")
+
+
+def parse_ask(body: bytes, *, max_k: int) -> AskRequest:
+    """The checked request, or RequestError(400) naming the offending field and the fix."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RequestError(400, "the request body is not UTF-8 text; send UTF-8 encoded JSON") from None
+    except json.JSONDecodeError as exc:
+        raise RequestError(400, f"the request body is not valid JSON ({exc.msg} at line {exc.lineno} column "
+                                f"{exc.colno}); send an object like {{\"question\": \"...\"}}") from None
+    if not isinstance(data, dict):
+        raise RequestError(400, f"the request body must be a JSON object like {{\"question\": \"...\"}}, "
+                                f"got a JSON {_json_type(data)}")
+    unknown = sorted(set(data) - set(ASK_FIELDS))
+    if unknown:
+        raise RequestError(400, f"unknown field(s) {unknown}; the accepted fields are {list(ASK_FIELDS)}")
+    return AskRequest(question=_question(data.get("question")), k=_k(data.get("k"), max_k),
+                      history=_history(data.get("history")), filters=_filters(data.get("filters")),
+                      stream=_stream(data.get("stream")))
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return names.get(type(value), "null")
+
+
+def _question(value: Any) -> str:
+    if value is None:
+        raise RequestError(400, "the field \"question\" is missing; send {\"question\": \"...\"}")
+    if not isinstance(value, str):
+        raise RequestError(400, f"\"question\" must be a string, got a JSON {_json_type(value)} ({value!r})")
+    if not value.strip():
+        raise RequestError(400, f"\"question\" is empty ({value!r}); send some text to answer")
+    return value
+
+
+def _k(value: Any, max_k: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= max_k:
+        raise RequestError(400, f"\"k\" must be a whole number from 1 to {max_k} (the server's max_k), "
+                                f"got {value!r}")
+    return value
+
+
+def _history(value: Any) -> list[dict[str, str]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise RequestError(400, f"\"history\" must be a JSON array of {{\"role\", \"content\"}} turns, "
+                                f"got a JSON {_json_type(value)}")
+    try:
+        return check_history(value)
+    except SmallragError as exc:
+        raise RequestError(400, f"\"history\": {exc}") from None
+
+
+def _filters(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise RequestError(400, f"\"filters\" must be a JSON object of field -> value or [values], "
+                                f"got a JSON {_json_type(value)}")
+    for key, wanted in value.items():
+        values = wanted if isinstance(wanted, list) else [wanted]
+        if not all(isinstance(v, _SCALARS) for v in values):
+            raise RequestError(400, f"filter {key!r} must be a string, number, boolean or null, or an array of "
+                                    f"them, got {wanted!r}")
+    return value
+
+
+def _stream(value: Any) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise RequestError(400, f"\"stream\" must be true or false, got {value!r}")
+    return value
+
+
+# -- streaming ------------------------------------------------------------------------------
+
+def sse_event(event: str, data: dict[str, Any]) -> str:
+    # json.dumps escapes newlines, so the data always fits on one `data:` line.
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+class _Relay:
+    """Runs a synchronous iterator in a worker thread and hands its items to the event loop.
+
+    One thread consumes the whole iterator so that it can also close it: RAG.stream holds
+    the generator lock between its yields, and only closing the stream releases it early."""
+
+    def __init__(self, items: Iterator[Any], loop: asyncio.AbstractEventLoop) -> None:
+        self.items = items
+        self.loop = loop
+        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.stop = threading.Event()  # set by the loop when nobody wants more items
+
+    def run(self) -> None:
+        try:
+            if not self.stop.is_set():
+                for item in self.items:
+                    self._put("item", item)
+                    if self.stop.is_set():
+                        break
+        except BaseException as exc:  # handed to the loop, which reports it
+            self._put("error", exc)
+        finally:
+            close = getattr(self.items, "close", None)
+            try:
+                if close is not None:
+                    close()
+            except Exception:  # the answer (or its error) is already on its way; only the log can know
+                logger.exception("closing an answer stream failed")
+            self._put("end", None)
+
+    def _put(self, kind: str, value: Any) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, (kind, value))
+        except RuntimeError:  # the loop has closed: the server is gone, nobody is listening
+            pass
+
+
+class _EventStream(StreamingResponse):
+    """A StreamingResponse that stops its relay however the response ends (done, error or
+    client gone), so an abandoned stream frees the generator at its next token."""
+
+    def __init__(self, content: AsyncIterator[str], relay: _Relay) -> None:
+        super().__init__(content, media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        self.relay = relay
+
+    async def stream_response(self, send) -> None:
+        try:
+            await super().stream_response(send)
+        finally:
+            self.relay.stop.set()
+
+
+async def _events(relay: _Relay, deadline: float, timeout: float) -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            try:
+                kind, value = await asyncio.wait_for(relay.queue.get(), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                logger.warning("a streamed answer took longer than request_timeout=%s s; stopped", timeout)
+                yield sse_event("error", {"error": _timeout_message(timeout), "status": 504})
+                return
+            if kind == "item" and isinstance(value, Answer):
+                yield sse_event("answer", value.to_json())
+                return
+            if kind == "item":
+                yield sse_event("delta", {"delta": value})
+                continue
+            ended = RuntimeError("the answer stream ended without an Answer")
+            status, message = _failure(value if kind == "error" else ended)
+            yield sse_event("error", {"error": message, "status": status})
+            return
+    finally:
+        relay.stop.set()
+
+
+# -- the app --------------------------------------------------------------------------------
+
+def _timeout_message(timeout: float) -> str:
+    return (f"no answer within the server's request_timeout of {timeout:g} s; the server is busy or the "
+            "generation is slow: retry later, or restart the server with a longer request_timeout")
+
+
+def _failure(exc: BaseException) -> tuple[int, str]:
+    """The status and client message for an exception from the pipeline; unexpected ones are logged."""
+    if isinstance(exc, SmallragError):
+        return 400, str(exc)
+    logger.error("answering failed", exc_info=(type(exc), exc, exc.__traceback__))
+    return 500, INTERNAL_ERROR
+
+
+def _chunk_count(retriever: Any) -> int | None:
+    chunks = getattr(getattr(retriever, "index", None), "chunks", None)
+    if chunks is not None:
+        return len(chunks)
+    for inner in getattr(retriever, "retrievers", ()):  # hybrid: its parts share one index
+        count = _chunk_count(inner)
+        if count is not None:
+            return count
+    return None
+
+
+def create_app(rag, *, max_k: int = DEFAULT_MAX_K, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+               request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> FastAPI:
+    """The FastAPI app answering over `rag` (a rag.pipeline.RAG); see the module doc for the API."""
+    _check_limit("max_k", max_k, integer=True)
+    _check_limit("max_request_bytes", max_request_bytes, integer=True)
+    _check_limit("request_timeout", request_timeout, integer=False)
+    # The interactive docs pages load their scripts from a CDN, which an offline server cannot reach.
+    app = FastAPI(title="smallrag", version=__version__, docs_url=None, redoc_url=None)
+    limits = {"max_k": max_k, "max_request_bytes": max_request_bytes, "request_timeout": request_timeout}
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        return JSONResponse({"status": "ok", "generator": rag.generator.name,
+                             "retriever": getattr(rag.retriever, "name", type(rag.retriever).__name__),
+                             "chunks": _chunk_count(rag.retriever), "version": __version__, "limits": limits})
+
+    @app.post("/ask", openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": ASK_SCHEMA}}}})
+    async def ask(request: Request):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + request_timeout
+        try:
+            body = await asyncio.wait_for(_read_body(request, max_request_bytes), request_timeout)
+            query = parse_ask(body, max_k=max_k)
+        except asyncio.TimeoutError:
+            return _error(408, f"the request body did not arrive within request_timeout={request_timeout:g} s")
+        except RequestError as exc:
+            return _error(exc.status, exc.message)
+        options = {"history": query.history, "k": query.k, "filters": query.filters}
+        if query.stream:
+            relay = _Relay(rag.stream(query.question, **options), loop)
+            loop.run_in_executor(None, relay.run)
+            return _EventStream(_events(relay, deadline, request_timeout), relay)
+        task = asyncio.ensure_future(rag.aask(query.question, **options))
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
+        if not done:
+            task.cancel()  # stops the wait; the worker thread runs on and its answer is dropped
+            logger.warning("an answer took longer than request_timeout=%s s; its worker thread finishes "
+                           "in the background", request_timeout)
+            return _error(504, _timeout_message(request_timeout))
+        try:
+            answer = task.result()
+        except Exception as exc:
+            return _error(*_failure(exc))
+        return JSONResponse(answer.to_json())
+
+    return app
+
+
+def serve(rag, host: str = "127.0.0.1", port: int = 8000, max_k: int = DEFAULT_MAX_K,
+          max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+          request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
+    """Serve `rag` over HTTP until interrupted (uvicorn, one process, log level warning)."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise SmallragError(f"port must be a whole number from 0 to 65535, got {port!r}")
+    app = create_app(rag, max_k=max_k, max_request_bytes=max_request_bytes, request_timeout=request_timeout)
+    import uvicorn
+
+    logger.info("serving %s on http://%s:%d", rag.generator.name, host, port)
+    # Open streams get GRACEFUL_SHUTDOWN_SECONDS to end on Ctrl-C, then they are cut (which frees the generator).
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
