@@ -9,7 +9,7 @@ DEMO_INDEX ?= .cache/demo-index
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast bench bench-qa clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,9 @@ test-fast: setup
 
 bench: setup
 	$(PY) benchmarks/retrieval.py
+
+bench-qa: setup
+	$(PY) benchmarks/qa.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache *.egg-info

@@ -5,51 +5,122 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import threading
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from rag.errors import SmallragError
+from rag.generators.common import check_sampling, to_messages
+from rag.generators.factory import DEFAULT_GENERATOR
 from rag.gguf_packages import PACKAGED_GENERATORS, packaged_gguf_path
 from rag.protocols import Prompt
 from rag.types import Generation
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_GENERATOR = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+# ggml's BF16 tensor type; llama-cpp-python 0.3.36 does not export the constant.
+GGML_TYPE_BF16 = 30
+
+# Prompt lookup checks the sampled token plus its drafts in one batch. From 8 tokens on, ggml's
+# CPU mat-mul sends K-quant weights (the Qwen packages' Q4_K/Q6_K) through a tiled kernel that
+# rounds differently from the one-token kernel, so 6 drafts (a batch of 7) is the most that keeps
+# greedy output unchanged.
+MAX_PROMPT_LOOKUP = 6
+
+_LOAD_LOCK = threading.Lock()
+
+# llama-cpp-python 0.3.36 refuses an over-long prompt with this ValueError, before evaluating anything.
+_CONTEXT_OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
 
 
-def _messages(prompt: Prompt) -> list[dict[str, str]]:
-    if isinstance(prompt, str):
-        if not prompt.strip():
-            raise SmallragError("the prompt is empty; pass some text")
-        return [{"role": "user", "content": prompt}]
-    messages = [dict(m) for m in prompt]
-    if not messages or any(not {"role", "content"} <= set(m) for m in messages):
-        raise SmallragError("messages must be a non-empty list of {'role', 'content'} objects")
-    return messages
+def _is_positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def _check_sampling(max_tokens: int, temperature: float) -> None:
-    if not isinstance(max_tokens, int) or max_tokens <= 0:
-        raise SmallragError(f"max_tokens must be a positive integer, got {max_tokens!r}")
-    if temperature < 0:
-        raise SmallragError(f"temperature must be >= 0, got {temperature}")
+@contextmanager
+def _without_weight_repacking() -> Iterator[None]:
+    """Load models with llama.cpp's CPU weight repacking off (model parameter `use_extra_bufts`).
+
+    Repacked Q4_K weights are multiplied by a 4-token kernel in batches and a 1-token kernel
+    otherwise, which round differently: Qwen2.5-1.5B's layer-0 projections differed by ~1e-6
+    between the two and its greedy text changed on 1 of 5 RAG prompts under prompt lookup.
+    Without repacking every token row takes the same dot product.
+
+    llama-cpp-python 0.3.36 has no argument for it: Llama() reads the defaults from
+    `llama_model_default_params`, so that function is swapped for the length of the load. The
+    lock keeps two of our loads from interleaving the swap."""
+    import llama_cpp.llama_cpp as bindings
+
+    original = bindings.llama_model_default_params
+
+    def defaults_without_repacking():
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    with _LOAD_LOCK:
+        bindings.llama_model_default_params = defaults_without_repacking
+        try:
+            yield
+        finally:
+            bindings.llama_model_default_params = original
 
 
 class LlamaCppGenerator:
     """`model` is a packaged generator name (see rag.gguf_packages) or a local .gguf path.
-    The model loads on first use, so constructing one is cheap."""
+    The model loads on first use, so constructing one is cheap.
+
+    `prompt_lookup=k` (1..6) turns on prompt-lookup speculative decoding: up to k draft tokens
+    are copied from where the last tokens already occur in the prompt and checked in one batch,
+    which can pay off when answers quote their sources. Greedy output is the same with or
+    without it (see `_kernel_settings`).
+
+    `logprobs=True` fills Generation.logprobs. It makes llama.cpp keep the logits of every
+    evaluated token, which costs memory (n_ctx x vocabulary floats at most) and some
+    prompt-processing time; prompt lookup needs the same.
+
+    `last_timings` holds the timings of the latest generate() or stream() call: stream() sets
+    "first_token" as soon as the first text arrives and "total" when it ends. A call that
+    loaded the model also reports "load"; "total" never includes it."""
 
     def __init__(self, model: str | Path = DEFAULT_GENERATOR, *, n_ctx: int = 4096, n_threads: int | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, prompt_lookup: int | None = None, logprobs: bool = False,
+                 batch_invariant: bool | None = None) -> None:
+        if not _is_positive_int(n_ctx):
+            raise SmallragError(f"n_ctx must be a positive integer (tokens of context), got {n_ctx!r}")
+        if prompt_lookup is not None and not (_is_positive_int(prompt_lookup) and prompt_lookup <= MAX_PROMPT_LOOKUP):
+            raise SmallragError(f"prompt_lookup must be None (off) or a number of draft tokens from 1 to "
+                                f"{MAX_PROMPT_LOOKUP}, got {prompt_lookup!r}; longer drafts are checked by a "
+                                f"different llama.cpp kernel and would change the output")
         self.model = str(model)
         self.n_ctx = n_ctx
         self.n_threads = n_threads if n_threads is not None else os.cpu_count()
         self.seed = seed
+        self.prompt_lookup = prompt_lookup
+        self.logprobs = bool(logprobs)
+        # Batch-invariant kernels cost speed (prompt processing of Qwen-1.5B took 2.3x longer
+        # here), so only prompt lookup turns them on; a generator meant to be compared with a
+        # prompt-lookup one, token for token, passes batch_invariant=True.
+        self.batch_invariant = batch_invariant if batch_invariant is not None else prompt_lookup is not None
         self.name = f"llama.cpp:{Path(self.model).name if self.model not in PACKAGED_GENERATORS else self.model}"
         self._llama = None
         self.load_seconds: float | None = None
+        self._load_unreported = False
+        self.last_timings: dict[str, float] = {}
+
+    @property
+    def context_window(self) -> int:
+        """Tokens the model sees at once: the formatted prompt plus the answer must fit."""
+        return self.n_ctx
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens `text` takes in this model's vocabulary (no BOS, special tokens as plain text)."""
+        if not isinstance(text, str):
+            raise SmallragError(f"count_tokens needs a string, got {type(text).__name__}")
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def model_path(self) -> Path:
         if self.model in PACKAGED_GENERATORS:
@@ -59,6 +130,28 @@ class LlamaCppGenerator:
             raise SmallragError(f"generator model {self.model!r} is neither a packaged name "
                                 f"({sorted(PACKAGED_GENERATORS)}) nor an existing .gguf file")
         return path
+
+    def _kernel_settings(self) -> dict[str, Any]:
+        """Settings under which a token's logits do not depend on how many tokens share its
+        batch, so prompt lookup (which checks drafts in batches) leaves greedy output unchanged.
+        With llama.cpp's defaults it does not: the CPU attention over an F16 KV cache takes one
+        path for a single token and another for a batch (without flash attention a different
+        K*Q product; with it, the cache split across threads once it holds 512 cells). That moved
+        SmolLM2's logits by up to 1.7 and changed its greedy text on 4 of 10 RAG prompts. Flash
+        attention over a BF16 cache computes every query row the same way. Weight repacking is
+        the other half, see `_without_weight_repacking`. A generator with prompt lookup matches
+        one without it that also has `batch_invariant=True`."""
+        settings: dict[str, Any] = {"logits_all": self.logprobs}
+        if self.batch_invariant:
+            settings.update(flash_attn=True, type_k=GGML_TYPE_BF16, type_v=GGML_TYPE_BF16)
+        if self.prompt_lookup is not None:
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+            settings["draft_model"] = LlamaPromptLookupDecoding(num_pred_tokens=self.prompt_lookup)
+            # 0.3.36 sizes its logits buffer by `logits_all` but a draft model writes a row for
+            # every token: without it a prompt longer than n_batch (512) fails to broadcast.
+            settings["logits_all"] = True
+        return settings
 
     @property
     def llama(self):
@@ -70,18 +163,44 @@ class LlamaCppGenerator:
                 raise SmallragError("the llama.cpp backend needs llama-cpp-python: pip install llama-cpp-python") from None
             started = time.perf_counter()
             try:
-                self._llama = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                    seed=self.seed, verbose=False)
+                with _without_weight_repacking() if self.batch_invariant else nullcontext():
+                    self._llama = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                        seed=self.seed, verbose=False, **self._kernel_settings())
             except (ValueError, RuntimeError, MemoryError) as exc:
-                raise SmallragError(f"cannot load generator {self.name} from {path}: {exc}") from None
+                raise SmallragError(f"cannot load generator {self.name} from {path}: {exc}. Is it a complete GGUF "
+                                    f"file? Re-download or re-install it, or pick another model.") from None
             self.load_seconds = time.perf_counter() - started
+            self._load_unreported = True
             logger.info("loaded %s in %.1f s", path, self.load_seconds)
         return self._llama
 
+    def _start_timings(self) -> dict[str, float]:
+        """A fresh timings dict, carrying the load time if this call loaded the model."""
+        timings: dict[str, float] = {}
+        if self._load_unreported and self.load_seconds is not None:
+            timings["load"] = self.load_seconds
+            self._load_unreported = False
+        self.last_timings = timings
+        return timings
+
+    def _context_overflow(self, exc: ValueError) -> SmallragError | None:
+        """llama.cpp's refusal of an over-long prompt, restated with the fix; None for other errors."""
+        found = _CONTEXT_OVERFLOW.search(str(exc))
+        if found is None:
+            return None
+        tokens, n_ctx = int(found.group(1)), int(found.group(2))
+        metadata = self.llama.metadata
+        trained = metadata.get(f"{metadata.get('general.architecture')}.context_length")
+        limit = f", this model was trained for up to {trained}" if trained is not None else ""
+        return SmallragError(
+            f"the prompt is {tokens} tokens once formatted for {self.name}, but its context window (n_ctx) is "
+            f"{n_ctx} tokens and the answer needs room too; raise n_ctx (LlamaCppGenerator(..., n_ctx=...){limit}) "
+            f"or shorten the prompt (fewer or shorter context passages)")
+
     def _request(self, prompt: Prompt, max_tokens: int, temperature: float, stop: Sequence[str] | None,
                  seed: int | None) -> dict[str, Any]:
-        _check_sampling(max_tokens, temperature)
-        request: dict[str, Any] = {"messages": _messages(prompt), "max_tokens": max_tokens,
+        check_sampling(max_tokens, temperature, stop)
+        request: dict[str, Any] = {"messages": to_messages(prompt), "max_tokens": max_tokens,
                                    "temperature": temperature, "stop": list(stop) if stop is not None else [],
                                    "seed": seed if seed is not None else self.seed}
         if temperature == 0:
@@ -91,26 +210,56 @@ class LlamaCppGenerator:
     def generate(self, prompt: Prompt, *, max_tokens: int = 256, temperature: float = 0.0,
                  stop: Sequence[str] | None = None, seed: int | None = None) -> Generation:
         request = self._request(prompt, max_tokens, temperature, stop, seed)
+        if self.logprobs:
+            # 0.3.36 passes `top_logprobs` on as the completion's `logprobs`: None would turn them off.
+            request.update(logprobs=True, top_logprobs=0)
         llama = self.llama
+        timings = self._start_timings()
         started = time.perf_counter()
-        result = llama.create_chat_completion(**request)
+        try:
+            result = llama.create_chat_completion(**request)
+        except ValueError as exc:
+            overflow = self._context_overflow(exc)
+            if overflow is None:
+                raise
+            raise overflow from None
         elapsed = time.perf_counter() - started
         choice = result["choices"][0]
         usage = result.get("usage") or {}
         completion_tokens = int(usage.get("completion_tokens", 0))
+        timings.update(total=elapsed, tokens_per_second=completion_tokens / elapsed if elapsed > 0 else 0.0)
         return Generation(
             text=choice["message"]["content"] or "",
             model=self.name,
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=completion_tokens,
             finish_reason=choice.get("finish_reason"),
-            timings={"total": elapsed, "tokens_per_second": completion_tokens / elapsed if elapsed > 0 else 0.0},
+            logprobs=self._chosen_logprobs(choice) if self.logprobs else None,
+            timings=dict(timings),
         )
+
+    @staticmethod
+    def _chosen_logprobs(choice: dict[str, Any]) -> tuple[float, ...]:
+        content = (choice.get("logprobs") or {}).get("content") or []
+        return tuple(float(entry["logprob"]) for entry in content)
 
     def stream(self, prompt: Prompt, *, max_tokens: int = 256, temperature: float = 0.0,
                stop: Sequence[str] | None = None, seed: int | None = None) -> Iterator[str]:
         request = self._request(prompt, max_tokens, temperature, stop, seed)
-        for chunk in self.llama.create_chat_completion(stream=True, **request):
-            delta = chunk["choices"][0].get("delta", {}).get("content")
-            if delta:
-                yield delta
+        llama = self.llama
+        timings = self._start_timings()
+        started = time.perf_counter()
+        try:
+            # the completion is a generator: llama.cpp checks the context on the first chunk
+            for chunk in llama.create_chat_completion(stream=True, **request):
+                delta = chunk["choices"][0].get("delta", {}).get("content")
+                if delta:
+                    if "first_token" not in timings:
+                        timings["first_token"] = time.perf_counter() - started
+                    yield delta
+        except ValueError as exc:
+            overflow = self._context_overflow(exc)
+            if overflow is None:
+                raise
+            raise overflow from None
+        timings["total"] = time.perf_counter() - started
