@@ -101,9 +101,10 @@ class LlamaCppGenerator:
         self.seed = seed
         self.prompt_lookup = prompt_lookup
         self.logprobs = bool(logprobs)
-        # Batch-invariant kernels cost speed (prompt processing of Qwen-1.5B took 2.3x longer
-        # here), so only prompt lookup turns them on; a generator meant to be compared with a
-        # prompt-lookup one, token for token, passes batch_invariant=True.
+        # Batch-invariant kernels decode slower (Qwen-1.5B: about 20 vs 26 tokens/s here, from
+        # unrepacked weights; prompt processing was a little faster, 5.3 vs 6.4 s for 486 tokens)
+        # and patch llama.cpp's load defaults, so only prompt lookup turns them on; a generator
+        # compared token for token with a prompt-lookup one passes batch_invariant=True.
         self.batch_invariant = batch_invariant if batch_invariant is not None else prompt_lookup is not None
         self.name = f"llama.cpp:{Path(self.model).name if self.model not in PACKAGED_GENERATORS else self.model}"
         self._llama = None
