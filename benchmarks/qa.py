@@ -98,6 +98,11 @@ class ReplayRetriever:
         return [self.retrieve(q, k) for q in queries]
 
 
+def _measured(*results: dict[str, Any] | None) -> bool:
+    """True when every configuration of a comparison ran and produced figures."""
+    return all(r is not None and "error" not in r for r in results)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -218,6 +223,10 @@ def main() -> None:
     if args.worker is not None:
         print(json.dumps(run_worker(args.worker, args.work_file, args.max_tokens)))
         return
+    for flag, value in (("--questions", args.questions), ("--transformers-questions", args.transformers_questions),
+                        ("-k", args.k), ("--max-tokens", args.max_tokens)):
+        if value < 1:
+            parser.error(f"{flag} must be at least 1, got {value}")
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
@@ -248,7 +257,7 @@ def main() -> None:
     comparisons = []
     for fast, plain in SPECULATIVE_PAIRS:
         a, b = results.get(fast), results.get(plain)
-        if a is None or b is None or "error" in a or "error" in b:
+        if not _measured(a, b):
             continue
         same = sum(a["answers"][i] == b["answers"][i] for i in b["answers"])
         row = {"with": fast, "without": plain, "speedup_tokens_per_second": a["tokens_per_second"] / b["tokens_per_second"],
@@ -260,7 +269,7 @@ def main() -> None:
     backends = []
     for cpp, tf in BACKEND_PAIRS:
         a, b = results.get(cpp), results.get(tf)
-        if a is None or b is None or "error" in a or "error" in b:
+        if not _measured(a, b):
             continue
         row = {"llama_cpp": cpp, "transformers": tf,
                "tokens_per_second_ratio": a["tokens_per_second"] / b["tokens_per_second"],

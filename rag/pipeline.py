@@ -153,8 +153,8 @@ class RAG:
         no_answer = _says_no_answer(text)
         if not cited.numbers and not no_answer and prompt.blocks:
             logger.warning("the generator answered without citing any block: %.80r", text)
-        citations = tuple(Citation(n, prompt.blocks[n - 1].hit.chunk.doc_id, prompt.blocks[n - 1].hit.chunk.id,
-                                   prompt.blocks[n - 1].hit.chunk.text) for n in cited.numbers)
+        chunks = {n: prompt.blocks[n - 1].hit.chunk for n in cited.numbers}
+        citations = tuple(Citation(n, chunk.doc_id, chunk.id, chunk.text) for n, chunk in chunks.items())
         answer = Answer(question=question, text=text.strip(), citations=citations,
                         hits=tuple(b.hit for b in prompt.blocks), generator=self.generator.name,
                         invalid_citations=len(cited.invalid), no_answer=no_answer,
@@ -194,17 +194,22 @@ class RAG:
             return self.generator.generate(prompt.messages, max_tokens=self.max_tokens,
                                            temperature=self.temperature, seed=self.seed)
 
-    # -- API --------------------------------------------------------------------------------
-
-    def ask(self, question: str, *, history: Sequence[Message] | None = None, k: int | None = None,
-            filters: Filters | None = None) -> Answer:
-        """Answer `question` (a follow-up to `history`, if given) from the top-`k` chunks."""
+    def _gather(self, question: str, history: Sequence[Message] | None, k: int | None, filters: Filters | None
+                ) -> tuple[float, dict[str, float], str, list[Hit]]:
+        """What ask and stream do before generating: check, rewrite, retrieve (and rerank)."""
         started = time.perf_counter()
         _check_question(question)
         k = self._k(k)
         timings: dict[str, float] = {}
         query = self._rewrite(question, check_history(history), timings)
-        hits = self._retrieve(query, k, filters, timings)
+        return started, timings, query, self._retrieve(query, k, filters, timings)
+
+    # -- API --------------------------------------------------------------------------------
+
+    def ask(self, question: str, *, history: Sequence[Message] | None = None, k: int | None = None,
+            filters: Filters | None = None) -> Answer:
+        """Answer `question` (a follow-up to `history`, if given) from the top-`k` chunks."""
+        started, timings, query, hits = self._gather(question, history, k, filters)
         if not hits:
             return self._no_context_answer(question, query, timings, started)
         prompt = self._prompt(query, hits, timings)
@@ -222,12 +227,7 @@ class RAG:
     def stream(self, question: str, *, history: Sequence[Message] | None = None, k: int | None = None,
                filters: Filters | None = None) -> Iterator[str | Answer]:
         """Yield the answer's text deltas as they are generated, then the final `Answer`."""
-        started = time.perf_counter()
-        _check_question(question)
-        k = self._k(k)
-        timings: dict[str, float] = {}
-        query = self._rewrite(question, check_history(history), timings)
-        hits = self._retrieve(query, k, filters, timings)
+        started, timings, query, hits = self._gather(question, history, k, filters)
         if not hits:
             answer = self._no_context_answer(question, query, timings, started)
             yield answer.text
