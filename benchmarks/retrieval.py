@@ -9,13 +9,17 @@ One run prints human-readable lines and ends with ONE JSON line holding every fi
 - HaluEval-QA as open-book retrieval: every unique `knowledge` passage is a document, the
   evaluation-only records (q8000..q9999) are the queries, each with its own passage as the
   one relevant document.
+- Reranking, on both: bm25 and hybrid top `--fetch-k` re-ordered by the cross-encoder reranker
+  (default: the shipped one), the rest of the top 100 kept behind, against the same retriever
+  alone on the same queries. A reranker that does not beat hybrid on both stays off by default.
 
 Whole documents are indexed as single chunks (ChunkingConfig(max_tokens=100000)), so the
 evaluation is at document level and the BM25 comparison runs on exactly the same tokens.
 Throughput figures are best-of-N wall-clock times on this machine, single process.
 
 Usage:  HF_HUB_OFFLINE=1 python benchmarks/retrieval.py [--data DIR] [--skip-halueval]
-        [--limit-halueval N] [--repeats 5]
+        [--limit-halueval N] [--repeats 5] [--reranker default|DIR|none] [--fetch-k 40]
+        [--limit-rerank N]
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -49,14 +54,23 @@ from indexes.index import Index  # noqa: E402
 from indexes.tokenizer import Tokenizer  # noqa: E402
 from rag.chunking import ChunkingConfig  # noqa: E402
 from retrievers.base import top_k  # noqa: E402
-from retrievers.factory import open_retriever  # noqa: E402
+from retrievers.factory import make_reranker, open_retriever  # noqa: E402
 
 K = 100
 METRICS = ("ndcg@10", "recall@100", "mrr@10")
+RERANK_METRICS = ("ndcg@10", "mrr@10")
+RERANKED_MODES = ("bm25", "hybrid")
 SCORE_BATCH = 256  # queries per score_batch call, as BM25Retriever does
 WHOLE_DOCS = ChunkingConfig(max_tokens=100000, overlap=0)
 
 figures: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class RerankSetup:
+    reranker: Any  # retrievers.rerankers.CrossEncoderReranker
+    fetch_k: int
+    limit: int | None  # rerank only the first `limit` queries of each data set
 
 
 def say(line: str = "") -> None:
@@ -102,8 +116,10 @@ def run_from_arrays(qids: Sequence[str], doc_ids: Sequence[str], rows, scores) -
 
 
 def smallrag_modes(label: str, index: Index, encoder, qids: list[str], texts: list[str],
-                   qrels: dict[str, dict[str, int]], repeats: int) -> None:
-    """bm25 / dense / hybrid quality at k=100, and their end-to-end queries/s."""
+                   qrels: dict[str, dict[str, int]], repeats: int) -> dict[str, list]:
+    """bm25 / dense / hybrid quality at k=100, and their end-to-end queries/s; returns each
+    mode's hits."""
+    hits_by_mode = {}
     for mode in ("bm25", "dense", "hybrid"):
         retriever = open_retriever(index, mode, encoder=encoder if mode != "bm25" else None)
         retriever.retrieve(texts[0], K)  # warm-up (model weights, FAISS, caches)
@@ -116,6 +132,54 @@ def smallrag_modes(label: str, index: Index, encoder, qids: list[str], texts: li
             f"{'tokenization' if mode == 'bm25' else 'query encoding'})")
         put(f"{label}.{mode}", metrics)
         figures[f"{label}.{mode}.qps"] = round(qps, 1)
+        hits_by_mode[mode] = hits
+    return hits_by_mode
+
+
+def ordered_run(qids: Sequence[str], hits_per_query) -> dict[str, dict[str, float]]:
+    """A document-level run that keeps the given order: scores are falling positions, so the
+    metric's sort by score cannot re-order mixed score scales (reranker logits, then retriever
+    scores)."""
+    run: dict[str, dict[str, float]] = {}
+    for qid, hits in zip(qids, hits_per_query):
+        docs = list(dict.fromkeys(h.chunk.doc_id for h in hits))
+        run[qid] = {doc: float(len(docs) - i) for i, doc in enumerate(docs)}
+    return run
+
+
+def rerank_rows(label: str, reranker, qids: list[str], texts: list[str], qrels: dict[str, dict[str, int]],
+                hits_by_mode: dict[str, list], fetch_k: int, limit: int | None) -> None:
+    """Each retriever's top `fetch_k` re-ordered by the reranker (the rest of its top K kept
+    behind), against the retriever alone on the same queries."""
+    n = min(limit, len(qids)) if limit else len(qids)
+    qids, texts = qids[:n], texts[:n]
+    sub_qrels = {q: qrels[q] for q in qids}
+    say(f"  -- reranked by {reranker.name} (max_length {reranker.max_length}): top {fetch_k} of each retriever, "
+        f"{n} queries{' (--limit-rerank)' if n < len(hits_by_mode[RERANKED_MODES[0]]) else ''} --")
+    for mode in RERANKED_MODES:
+        if mode not in hits_by_mode:
+            continue
+        hits = hits_by_mode[mode][:n]
+        base = retrieval_metrics(sub_qrels, ordered_run(qids, hits), RERANK_METRICS)
+        heads = [h[:fetch_k] for h in hits]
+        pairs = sum(len(h) for h in heads)
+        started = time.perf_counter()
+        reranked = reranker.rerank_batch(texts, heads)
+        seconds = time.perf_counter() - started
+        combined = [r + list(h[fetch_k:]) for r, h in zip(reranked, hits)]
+        metrics = retrieval_metrics(sub_qrels, ordered_run(qids, combined), RERANK_METRICS)
+        delta = metrics["ndcg@10"] - base["ndcg@10"]
+        say(f"  {mode:<6} alone     ndcg@10 {base['ndcg@10']:.4f}  mrr@10 {base['mrr@10']:.4f}")
+        say(f"  {mode:<6} + rerank  ndcg@10 {metrics['ndcg@10']:.4f}  mrr@10 {metrics['mrr@10']:.4f}   "
+            f"nDCG@10 {delta:+.4f}   {pairs / seconds:7.1f} pairs/s, {1000 * seconds / max(1, n):7.1f} ms/query "
+            "(single run, rerank_batch incl. tokenization)")
+        prefix = f"{label}.{mode}+rerank"
+        put(prefix, metrics)
+        put(f"{label}.{mode}.rerank_subset", base)
+        figures[f"{prefix}.ndcg@10_delta"] = round(delta, 4)
+        figures[f"{prefix}.pairs_per_s"] = round(pairs / seconds, 1)
+        figures[f"{prefix}.ms_per_query"] = round(1000 * seconds / max(1, n), 1)
+        figures[f"{prefix}.queries"] = n
 
 
 def smallrag_bm25_pretokenized(index: Index, query_tokens: list[list[str]], repeats: int):
@@ -151,7 +215,7 @@ def time_tokenizer(tokenizer: Tokenizer, texts: list[str], repeats: int) -> tupl
 
 
 # ---------------------------------------------------------------------------------------
-def cranfield(data: Path, tmp: Path, encoder, repeats: int) -> None:
+def cranfield(data: Path, tmp: Path, encoder, repeats: int, rerank: RerankSetup | None = None) -> None:
     say("== Cranfield ==")
     ds = load_cranfield(data / "retrieval" / "cranfield")
     qids = list(ds.queries)
@@ -181,7 +245,10 @@ def cranfield(data: Path, tmp: Path, encoder, repeats: int) -> None:
     })
 
     index = Index.open(out)
-    smallrag_modes("cranfield", index, encoder, qids, texts, ds.qrels, repeats)
+    hits_by_mode = smallrag_modes("cranfield", index, encoder, qids, texts, ds.qrels, repeats)
+    if rerank is not None:
+        rerank_rows("cranfield", rerank.reranker, qids, texts, ds.qrels, hits_by_mode, rerank.fetch_k,
+                    rerank.limit)
 
     # ---- side by side on identical tokens ---------------------------------------------
     say("  -- BM25 side by side, identical tokens (smallrag Tokenizer on the indexed chunk texts), "
@@ -248,6 +315,21 @@ def cranfield(data: Path, tmp: Path, encoder, repeats: int) -> None:
                                                              - figures["cranfield.rank_bm25.ndcg@10"], 4)
 
 
+def rerank_verdict(datasets: Sequence[str]) -> None:
+    """Whether the reranker beats the default retriever (hybrid) it would rerank, everywhere."""
+    deltas = {d: figures.get(f"{d}.hybrid+rerank.ndcg@10_delta") for d in datasets}
+    deltas = {d: v for d, v in deltas.items() if v is not None}
+    if not deltas:
+        return
+    losing = [d for d, v in deltas.items() if v <= 0]
+    beats = not losing
+    say("== reranker verdict ==")
+    say("  hybrid + rerank vs hybrid, nDCG@10: " + ", ".join(f"{d} {v:+.4f}" for d, v in deltas.items())
+        + (" -> the reranker beats hybrid on every data set: it can be on by default" if beats else
+           f" -> the reranker does NOT beat hybrid on {', '.join(losing)}: it stays off by default"))
+    figures["rerank.beats_hybrid_everywhere"] = beats
+
+
 def halueval_order(ds) -> list[str]:
     """Document ids with the evaluation records' passages first, then the rest in file order."""
     order, seen = [], set()
@@ -260,7 +342,8 @@ def halueval_order(ds) -> list[str]:
     return order
 
 
-def halueval(data: Path, tmp: Path, encoder, repeats: int, limit: int | None) -> None:
+def halueval(data: Path, tmp: Path, encoder, repeats: int, limit: int | None,
+             rerank: RerankSetup | None = None) -> None:
     say("== HaluEval-QA open-book retrieval ==")
     ds = load_halueval_retrieval(data / "qa" / "halueval_qa.jsonl")
     keep = set(halueval_order(ds)[:limit] if limit else (d.id for d in ds.documents))
@@ -286,7 +369,9 @@ def halueval(data: Path, tmp: Path, encoder, repeats: int, limit: int | None) ->
         "halueval.peak_rss_mb_after_build": round(peak_rss_mb(), 1),
     })
     index = Index.open(out)
-    smallrag_modes("halueval", index, encoder, qids, texts, qrels, repeats)
+    hits_by_mode = smallrag_modes("halueval", index, encoder, qids, texts, qrels, repeats)
+    if rerank is not None:
+        rerank_rows("halueval", rerank.reranker, qids, texts, qrels, hits_by_mode, rerank.fetch_k, rerank.limit)
 
     tokenizer = index.tokenizer
     doc_ids = [c.doc_id for c in index.chunks]
@@ -316,6 +401,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="index only N HaluEval passages (the evaluation records' passages first) and "
                              "evaluate the evaluation queries whose passage is among them")
     parser.add_argument("--repeats", type=int, default=5, help="timing runs per throughput figure (best is kept)")
+    parser.add_argument("--reranker", default="default",
+                        help="cross-encoder reranker: 'default' (the shipped one), a model folder, or 'none'")
+    parser.add_argument("--fetch-k", type=int, default=40,
+                        help="candidates the reranker re-orders per query (default 40 = the pipeline's 4 x k for k=10)")
+    parser.add_argument("--limit-rerank", type=int, default=None, metavar="N",
+                        help="rerank only the first N queries of each data set (compared on the same N)")
     args = parser.parse_args(argv)
 
     import bm25s
@@ -341,11 +432,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures["env.encoder"] = encoder.name
     figures["env.peak_rss_mb_after_model_load"] = round(peak_rss_mb(), 1)
 
+    rerank = None
+    reranker = make_reranker(args.reranker)
+    if reranker is not None:
+        if args.fetch_k < 10 or args.fetch_k > K:
+            parser.error(f"--fetch-k must be between 10 and {K}")
+        started = time.perf_counter()
+        reranker.score_pairs([("warm-up query", "a warm-up passage")])  # loads the model
+        say(f"  reranker {reranker.name} ({reranker.path}) loaded in {time.perf_counter() - started:.1f} s")
+        figures["rerank.model"] = reranker.name
+        figures["rerank.fetch_k"] = args.fetch_k
+        rerank = RerankSetup(reranker, args.fetch_k, args.limit_rerank)
+
     total = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="smallrag-bench-") as tmp:
-        cranfield(args.data, Path(tmp), encoder, args.repeats)
+        cranfield(args.data, Path(tmp), encoder, args.repeats, rerank)
         if not args.skip_halueval:
-            halueval(args.data, Path(tmp), encoder, args.repeats, args.limit_halueval)
+            halueval(args.data, Path(tmp), encoder, args.repeats, args.limit_halueval, rerank)
+    if rerank is not None:
+        rerank_verdict(["cranfield"] + ([] if args.skip_halueval else ["halueval"]))
     figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
     figures["seconds_total"] = round(time.perf_counter() - total, 1)
     say(f"peak RSS {figures['peak_rss_mb']:.0f} MB; {figures['seconds_total']:.0f} s")

@@ -40,6 +40,16 @@ def _port(text: str) -> int:
     return port
 
 
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def _query_text(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"the query is empty ({text!r}); pass some text to search for")
@@ -52,6 +62,24 @@ def _retriever_list(text: str) -> tuple[str, ...]:
     if unknown or not kinds:
         raise argparse.ArgumentTypeError(f"unknown retriever(s) {unknown or text!r}; use bm25, dense or bm25,dense")
     return kinds
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability from 0 to 1, got {text}")
+    return value
+
+
+def _nli_text(what: str):
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"the {what} is empty ({text!r}); pass some text")
+        return text
+    return parse
 
 
 def _filter_pair(text: str) -> tuple[str, str]:
@@ -138,7 +166,76 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-request-bytes", type=_positive_int, default=64_000, metavar="N")
     serve.add_argument("--request-timeout", type=float, default=300.0, metavar="SECONDS",
                        help="longest time one request may take (504 after it)")
+
+    verify = sub.add_parser("verify", help="NLI: does a premise entail a hypothesis? (one pair, or a .jsonl file)",
+                            parents=[common])
+    pair = verify.add_mutually_exclusive_group(required=True)
+    pair.add_argument("--premise", type=_nli_text("premise"), metavar="TEXT", help="evidence (needs --hypothesis)")
+    pair.add_argument("--pairs", metavar="FILE.jsonl",
+                      help='lines {"premise", "hypothesis", ...}: each is written back with label, p_entail, '
+                           'p_neutral and p_contradict added')
+    verify.add_argument("--hypothesis", type=_nli_text("hypothesis"), metavar="TEXT", help="the claim to check")
+    verify.add_argument("--model", metavar="DIR", default=None,
+                        help="NLI model folder (default: the shipped nli-minilm-l6)")
+    verify.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    verify.add_argument("--json", action="store_true", help="JSON: one object, or one line per pair")
+    verify.set_defaults(verify_parser=verify)  # cmd_verify reports missing pair halves as usage errors
+
+    train = sub.add_parser("train", help="fine-tune a cross-encoder (NLI verifier or reranker) on your pairs",
+                           parents=[common])
+    train.add_argument("task", choices=("nli", "reranker"),
+                       help='nli: {"premise", "hypothesis", "label": entailment|neutral|contradiction} lines; '
+                            'reranker: {"query", "passage", "label": 0..1} lines')
+    train.add_argument("--train", dest="train_file", required=True, metavar="FILE.jsonl", help="training pairs")
+    train.add_argument("--eval", dest="eval_file", default=None, metavar="FILE.jsonl",
+                       help="pairs scored after every epoch (never trained on)")
+    train.add_argument("--base", default=None, metavar="MODEL_DIR",
+                       help="local encoder or cross-encoder folder (default: the packaged all-MiniLM-L6-v2)")
+    train.add_argument("--out", required=True, metavar="DIR", help="model folder to write (replaced atomically)")
+    train.add_argument("--epochs", type=_positive_int, default=1, metavar="N")
+    train.add_argument("--max-minutes", type=_positive_number, default=None, metavar="M",
+                       help="time budget: stop after the running step, evaluate and save")
+    train.add_argument("--seed", type=_non_negative_int, default=0, metavar="S")
+    train.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    train.add_argument("--learning-rate", type=_positive_number, default=5e-5, metavar="LR")
+    train.add_argument("--max-length", type=_positive_int, default=None, metavar="N",
+                       help="tokens per pair (default 128 for nli, 256 for reranker)")
+    train.add_argument("--max-steps", type=_positive_int, default=None, metavar="N", help="stop after N steps")
+    train.add_argument("--json", action="store_true", help="print the model card as one JSON line at the end")
+
+    evaluate = sub.add_parser("eval", help="evaluate: score texts with metrics", parents=[common])
+    eval_sub = evaluate.add_subparsers(dest="eval_command", required=True, metavar="ACTION")
+    _add_eval_score(eval_sub, common)
+    from rag.cli_eval import add_eval_run_compare
+
+    add_eval_run_compare(eval_sub, common, _add_answer_options, _positive_int, _positive_number)
     return parser
+
+
+def _add_eval_score(eval_sub, common: argparse.ArgumentParser) -> None:
+    score = eval_sub.add_parser("score", parents=[common],
+                                help="score candidate texts against references line by line "
+                                     "(bertscore, factuality or nli)")
+    score.add_argument("--metric", choices=("bertscore", "factuality", "nli"), required=True)
+    score.add_argument("--cands", required=True, metavar="FILE",
+                       help="candidates (for factuality: answers; for nli: hypotheses), one per line, or .jsonl")
+    score.add_argument("--refs", required=True, metavar="FILE",
+                       help="references (for factuality: contexts; for nli: premises), one per line, or .jsonl")
+    score.add_argument("--cand-field", default=None, metavar="NAME", help="field of a .jsonl --cands (default text)")
+    score.add_argument("--ref-field", default=None, metavar="NAME", help="field of a .jsonl --refs (default text)")
+    score.add_argument("--question-field", default=None, metavar="NAME",
+                       help="factuality: each answer's question, a field of the .jsonl --cands file")
+    score.add_argument("--model", default=None, metavar="DIR",
+                       help="bertscore: encoder folder or packaged name (default all-MiniLM-L6-v2); "
+                            "factuality/nli: NLI model folder (default the shipped nli-minilm-l6)")
+    score.add_argument("--layer", type=_non_negative_int, default=None, metavar="N",
+                       help="bertscore: hidden layer (default: the model's last layer, or bert-score's for models it knows)")
+    score.add_argument("--idf", action="store_true", help="bertscore: idf weights from the references")
+    score.add_argument("--baseline", default=None, metavar="FILE", help="bertscore: bert-score baseline csv to rescale with")
+    score.add_argument("--max-length", type=_positive_int, default=None, metavar="N",
+                       help="token window (bertscore cuts longer texts; nli windows longer premises)")
+    score.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    score.add_argument("--json", action="store_true", help="print one JSON object (corpus scores, signature, per line)")
 
 
 def _add_answer_options(parser: argparse.ArgumentParser, k_default: int) -> None:
@@ -154,6 +251,19 @@ def _add_answer_options(parser: argparse.ArgumentParser, k_default: int) -> None
                         help="context window for local generators (default 4096)")
     parser.add_argument("--filter", dest="filters", type=_filter_pair, action="append", default=[],
                         metavar="KEY=VALUE", help="metadata filter; repeat a key to accept several values")
+    parser.add_argument("--verify", choices=("none", "nli", "cascade"), default=None,
+                        help="check every claim against the retrieved blocks (default: nli when the shipped NLI "
+                             "model is installed or --nli-model is given, else none)")
+    parser.add_argument("--nli-model", metavar="DIR", default=None,
+                        help="NLI model folder for --verify (default: the shipped nli-minilm-l6)")
+    parser.add_argument("--on-unsupported", choices=("annotate", "abstain", "escalate"), default="annotate",
+                        help="an answer with a claim not supported: annotate it (default), abstain (answer that "
+                             "the documents do not answer), or escalate (re-ask --escalate-to, keep the "
+                             "better-verified answer)")
+    parser.add_argument("--escalate-to", metavar="SPEC", default=None,
+                        help="the larger generator for --on-unsupported escalate (e.g. qwen-1.5b, openai:MODEL@URL)")
+    parser.add_argument("--min-confidence", type=_probability, default=None, metavar="P",
+                        help="with abstain/escalate, also act on answers whose confidence is below P")
 
 
 def _progress_enabled(args: argparse.Namespace) -> bool:
@@ -330,7 +440,36 @@ COMMANDS = {
     ("search", None): cmd_search,
     ("ask", None): lambda args: _answer_command("cmd_ask", args),
     ("serve", None): lambda args: _answer_command("cmd_serve", args),
+    ("train", None): lambda args: _train_command(args),
+    ("verify", None): lambda args: _verify_command(args),
+    ("eval", "score"): lambda args: _eval_score_command(args),
+    ("eval", "run"): lambda args: _eval_command("cmd_eval_run", args),
+    ("eval", "compare"): lambda args: _eval_command("cmd_eval_compare", args),
 }
+
+
+def _eval_command(name: str, args: argparse.Namespace) -> int:
+    from rag import cli_eval
+
+    return getattr(cli_eval, name)(args)
+
+
+def _eval_score_command(args: argparse.Namespace) -> int:
+    from rag import cli_eval_score
+
+    return cli_eval_score.cmd_eval_score(args)
+
+
+def _verify_command(args: argparse.Namespace) -> int:
+    from rag import cli_verify
+
+    return cli_verify.cmd_verify(args)
+
+
+def _train_command(args: argparse.Namespace) -> int:
+    from rag import cli_train
+
+    return cli_train.cmd_train(args)
 
 
 def _answer_command(name: str, args: argparse.Namespace) -> int:
@@ -344,11 +483,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else logging.ERROR if args.quiet else logging.WARNING
     logging.basicConfig(level=level, format="smallrag: %(levelname)s: %(message)s")
-    handler = COMMANDS[(args.command, getattr(args, "index_command", None))]
+    handler = COMMANDS[(args.command, getattr(args, "index_command", getattr(args, "eval_command", None)))]
     try:
         return handler(args)
     except KeyboardInterrupt:
-        what = "stopped" if args.command == "serve" else "interrupted; any index being written was left as it was"
+        what = "stopped" if args.command == "serve" else "interrupted; any index or model folder being written was left as it was"
         print(f"smallrag: {what}", file=sys.stderr)
         return 130
     except BrokenPipeError:

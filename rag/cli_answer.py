@@ -1,4 +1,9 @@
-"""`smallrag ask` and `smallrag serve`: the answering commands, over rag.pipeline.RAG."""
+"""`smallrag ask` and `smallrag serve`: the answering commands, over rag.pipeline.RAG.
+
+Verification: `--verify` defaults to nli when the shipped NLI model is installed (or
+`--nli-model` names a folder), else none; `--on-unsupported` and `--escalate-to` set the
+pipeline's answer policy (see rag/pipeline.py). Inconsistent options exit 2 before any model
+or index is opened."""
 
 from __future__ import annotations
 
@@ -9,17 +14,70 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import SmallragError
+from rag.types import CONTRADICTED, SUPPORTED, UNSUPPORTED
+
+
+class UsageError(SmallragError):
+    """Options that cannot work together: exit code 2."""
+
+
+def verifier_choice(args: argparse.Namespace) -> str | None:
+    """'nli', 'cascade' or None, from --verify, --nli-model and whether the shipped model exists."""
+    if args.verify == "none":
+        if args.nli_model is not None:
+            raise UsageError("--nli-model needs a verifier; drop --verify none (or pass --verify nli)")
+        return None
+    if args.verify is not None:
+        return args.verify
+    if args.nli_model is not None:
+        return "nli"
+    from verifiers.defaults import DEFAULT_NLI, MODELS_DIR
+
+    return "nli" if (MODELS_DIR / DEFAULT_NLI / "config.json").is_file() else None
+
+
+def check_policy_options(args: argparse.Namespace, verifier: str | None) -> None:
+    policy = args.on_unsupported
+    if policy != "annotate" and verifier is None:
+        fix = ("drop --verify none" if args.verify == "none" else
+               "the shipped NLI model is not installed: pass --nli-model DIR (a 3-way NLI model folder)")
+        raise UsageError(f"--on-unsupported {policy} needs a verifier to judge the answer; {fix}")
+    if policy == "escalate" and args.escalate_to is None:
+        raise UsageError("--on-unsupported escalate needs --escalate-to SPEC, the larger generator to re-ask "
+                         "(e.g. --escalate-to qwen-1.5b or openai:MODEL@BASE_URL)")
+    if args.escalate_to is not None and policy != "escalate":
+        raise UsageError("--escalate-to is only used with --on-unsupported escalate; add it or drop --escalate-to")
+    if args.min_confidence is not None and policy == "annotate":
+        raise UsageError("--min-confidence only applies with --on-unsupported abstain or escalate")
+
+
+def _llama_cpp_spec(spec: str | None) -> bool:
+    from rag.generators.factory import BACKENDS
+
+    backend = (spec if spec is not None else "").partition(":")[0]
+    return backend not in BACKENDS or backend == "llama.cpp"
 
 
 def build_rag(args: argparse.Namespace):
     from rag.pipeline import RAG
 
+    verifier = verifier_choice(args)
+    check_policy_options(args, verifier)
     generator_options: dict[str, Any] = {}
     if args.n_ctx is not None:
         generator_options["n_ctx"] = args.n_ctx
+    # --n-ctx is a llama.cpp option: it reaches the escalation generator only when that is local too.
+    escalate_options = generator_options if _llama_cpp_spec(args.escalate_to) else {}
     return RAG.from_index(args.index, mode=args.mode, generator=args.generator, generator_options=generator_options,
-                          k=args.k, max_tokens=args.max_tokens, temperature=args.temperature,
-                          progress=not args.quiet)
+                          verifier=verifier, verifier_model=args.nli_model, on_unsupported=args.on_unsupported,
+                          escalate_to=args.escalate_to, escalate_options=escalate_options,
+                          min_confidence=args.min_confidence, k=args.k, max_tokens=args.max_tokens,
+                          temperature=args.temperature, progress=not args.quiet)
+
+
+def _usage_error(exc: UsageError) -> int:
+    print(f"smallrag: error: {exc}", file=sys.stderr)
+    return 2
 
 
 def _read_history(path: str | None) -> list[dict[str, str]] | None:
@@ -47,10 +105,82 @@ def _print_sources(answer) -> None:
         print(f"({answer.invalid_citations} citation(s) to blocks that do not exist were dropped)")
 
 
+def _marks() -> dict[str, str]:
+    marks = {SUPPORTED: "\u2713", CONTRADICTED: "\u2717", UNSUPPORTED: "?"}  # ✓ ✗ ?
+    try:
+        "".join(marks.values()).encode(sys.stdout.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):  # a terminal that cannot show the ticks
+        marks = {SUPPORTED: "+", CONTRADICTED: "x", UNSUPPORTED: "?"}
+    return marks
+
+
+def _probability_text(x: float) -> str:
+    return "n/a" if x != x else f"{x:.2f}"  # NaN: the claim cites no block
+
+
+def print_verification(answer) -> None:
+    """One line per claim (mark, text, citations, p_entail), then the confidence."""
+    if answer.verification is None:
+        return
+    marks = _marks()
+    withheld = " of the withheld answer" if answer.abstained else ""
+    print(f"\nClaims{withheld} ({marks[SUPPORTED]} supported, {marks[CONTRADICTED]} contradicted, "
+          f"{marks[UNSUPPORTED]} unsupported):")
+    for verdict in answer.verdicts:
+        cites = " ".join(f"[{n}]" for n in verdict.claim.citations) if verdict.claim.citations else "(uncited)"
+        line = (f"  {marks.get(verdict.label, '?')} {verdict.claim.text}  {cites}  "
+                f"p_entail {_probability_text(verdict.p_entail)}")
+        if not verdict.claim.citations and verdict.best_block is not None:
+            line += f" (best block [{verdict.best_block}]: {_probability_text(verdict.p_entail_all)})"
+        print(line)
+    calibrated = "" if answer.verification.calibrated else " (raw score, uncalibrated)"
+    print(f"confidence: {answer.verification.confidence:.2f}{calibrated}")
+
+
+def print_policy(answer) -> None:
+    if answer.abstained:
+        verification = answer.verification
+        why = ("it makes no claim that can be checked" if verification is None else
+               "not every claim is supported by the documents" if not verification.supported else
+               f"its confidence {verification.confidence:.2f} is below --min-confidence")
+        print(f"(answer withheld: {why})")
+        withheld = [a for a in answer.attempts if a.generator == answer.generator]
+        if withheld:
+            print(f"Withheld answer: {withheld[-1].text}")
+    if answer.escalated:
+        print("\nAttempts:")
+        same = [i for i, a in enumerate(answer.attempts) if (a.generator, a.text) == (answer.generator, answer.text)]
+        for i, attempt in enumerate(answer.attempts):
+            kept = "  <- kept" if same and i == same[-1] else ""
+            faithfulness = "n/a" if attempt.faithfulness is None else f"{attempt.faithfulness:.2f}"
+            confidence = "n/a" if attempt.confidence is None else f"{attempt.confidence:.2f}"
+            print(f"  {attempt.generator}: {attempt.seconds:.1f} s, {attempt.completion_tokens} tokens, "
+                  f"faithfulness {faithfulness}, confidence {confidence}{kept}")
+
+
+def _print_evidence(answer) -> None:
+    if answer.abstained and answer.hits:
+        print("\nRetrieved blocks (the evidence found):")
+        for n, hit in enumerate(answer.hits, 1):
+            snippet = " ".join(hit.chunk.text.split())
+            snippet = snippet if len(snippet) <= 100 else snippet[:97] + "..."
+            print(f"  [{n}] {hit.chunk.doc_id}: {snippet}")
+
+
+def _print_answer_details(answer) -> None:
+    print_policy(answer)
+    print_verification(answer)
+    _print_sources(answer)
+    _print_evidence(answer)
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from rag.cli import filters_from_args
 
-    rag = build_rag(args)
+    try:
+        rag = build_rag(args)
+    except UsageError as exc:
+        return _usage_error(exc)
     history = _read_history(args.history)
     filters = filters_from_args(args.filters) or None
     if not args.stream:
@@ -59,11 +189,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(json.dumps(answer.to_json(), ensure_ascii=False))
         else:
             print(answer.text)
-            _print_sources(answer)
+            _print_answer_details(answer)
         return 0
     answer = None
+    streamed: list[str] = []
     for item in rag.stream(args.question, history=history, filters=filters):
         if isinstance(item, str):
+            streamed.append(item)
             if args.json:
                 print(json.dumps({"delta": item}, ensure_ascii=False), flush=True)
             else:
@@ -75,14 +207,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
         print()
-        _print_sources(answer)
+        if answer.text != "".join(streamed).strip():  # the policy replaced the streamed answer
+            print(f"\n(after verification the answer is:)\n{answer.text}")
+        _print_answer_details(answer)
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from rag.server import serve
 
-    rag = build_rag(args)
+    try:
+        rag = build_rag(args)
+    except UsageError as exc:
+        return _usage_error(exc)
     print(f"smallrag: serving {args.index} with {rag.generator.name} on http://{args.host}:{args.port} "
           "(POST /ask, GET /health; Ctrl-C to stop)", file=sys.stderr, flush=True)
     serve(rag, host=args.host, port=args.port, max_k=args.max_k, max_request_bytes=args.max_request_bytes,

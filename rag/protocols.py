@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping, Protocol, Sequence, Union, runtime_ch
 
 import numpy as np
 
-from rag.types import Answer, Generation, Hit
+from rag.types import Chunk, Generation, Hit, Verification
 
 # A metadata filter: field -> required value, or a list/tuple/set of accepted values.
 Filters = Mapping[str, Any]
@@ -65,10 +65,40 @@ class Reranker(Protocol):
     def rerank(self, query: str, hits: Sequence[Hit], k: int | None = None) -> list[Hit]: ...
 
 
+# Evidence for a verifier: context blocks in prompt order (block n is evidence[n-1]).
+Evidence = Sequence[Union[str, Chunk, Hit]]
+
+
 @runtime_checkable
 class Verifier(Protocol):
-    """Checks an answer against its evidence; returns the answer with verdict fields filled."""
+    """Checks each claim of an answer against the evidence it cites and against all of it.
+
+    `question` lets a verifier read a fragment answer ("Paris [1].") as the statement it makes."""
 
     name: str
 
-    def verify(self, answer: Answer) -> Answer: ...
+    def verify(self, answer: str, evidence: Evidence, *, question: str | None = None) -> Verification: ...
+
+    def verify_batch(self, answers: Sequence[str], evidences: Sequence[Evidence], *,
+                     questions: Sequence[str | None] | None = None) -> list[Verification]: ...
+
+
+@runtime_checkable
+class NLIModel(Protocol):
+    """A natural-language-inference model: P(entailment, neutral, contradiction) per pair.
+
+    `predict` returns an (n, 3) float array in the column order of `NLI_COLUMNS`. A premise longer
+    than the model's window is split into overlapping windows: the entailment and neutral
+    columns come from the window that entails most, the contradiction column is the maximum over
+    windows. The same pair gets the same numbers in any batch."""
+
+    name: str
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    def predict(self, pairs: Sequence[tuple[str, str]], *, batch_size: int = 32,
+                progress: bool = False) -> np.ndarray: ...
+
+
+NLI_COLUMNS = ("entailment", "neutral", "contradiction")

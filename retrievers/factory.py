@@ -32,3 +32,22 @@ def open_retriever(index: Index | str | Path, mode: str | None = None, *, encode
                             f"{', '.join(index.config.retrievers)}: use --mode {index.config.retrievers[0]} "
                             "or rebuild with --retrievers bm25,dense")
     return HybridRetriever([BM25Retriever(index), DenseRetriever(index, encoder)], method=method)
+
+
+NO_RERANKER = ("none", "off")
+
+
+def make_reranker(spec=None, **options):
+    """The reranker a spec names: None, "none" or "off" -> no reranker; "default", a shipped
+    model name or a local cross-encoder folder -> a CrossEncoderReranker (`options` go to it);
+    an object with a `rerank` method is returned as is."""
+    if spec is None or (isinstance(spec, str) and spec.strip().lower() in NO_RERANKER):
+        return None
+    if not isinstance(spec, (str, Path)):
+        if not callable(getattr(spec, "rerank", None)):
+            raise SmallragError(f"reranker {spec!r:.80} has no rerank(query, hits, k) method; pass a Reranker, "
+                                "'default', a cross-encoder folder or 'none'")
+        return spec
+    from retrievers.rerankers import CrossEncoderReranker
+
+    return CrossEncoderReranker(spec, **options)

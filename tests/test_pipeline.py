@@ -16,7 +16,7 @@ from rag.errors import SmallragError
 from rag.generators.scripted import ScriptedGenerator
 from rag.pipeline import RAG
 from rag.prompt import NO_ANSWER, SYSTEM_PROMPT
-from rag.types import Answer, Document
+from rag.types import SUPPORTED, Answer, Claim, Document, Verdict, Verification
 from retrievers.factory import open_retriever
 
 
@@ -237,15 +237,27 @@ def test_reranker_sees_fetch_k_candidates_and_decides_the_order(bm25):
     assert "rerank" in reranked.timings
 
 
-def test_verifier_fills_its_fields(bm25):
+def test_verifier_sees_the_answer_text_the_blocks_and_the_question_and_fills_its_fields(bm25):
     class Confident:
         name = "confident"
 
-        def verify(self, answer):
-            return replace(answer, confidence=0.75, verdicts=("supported",))
+        def __init__(self):
+            self.seen = []
 
-    answer = RAG(bm25, ScriptedGenerator("Cats purr [1]."), verifier=Confident()).ask("Do cats purr?")
-    assert answer.confidence == 0.75 and answer.verdicts == ("supported",) and "verify" in answer.timings
+        def verify(self, answer, evidence, *, question=None):
+            self.seen.append((answer, tuple(evidence), question))
+            verdict = Verdict(Claim(answer, (1,)), SUPPORTED, 0.9, 0.05, 0.9, 0.05, best_block=1, verifier=self.name)
+            return Verification((verdict,), faithfulness=1.0, confidence=0.75, contradicted=False, verifier=self.name)
+
+        def verify_batch(self, answers, evidences, *, questions=None):
+            raise AssertionError("ask verifies one answer with verify()")
+
+    verifier = Confident()
+    answer = RAG(bm25, ScriptedGenerator("Cats purr [1]."), verifier=verifier, k=2).ask("Do cats purr?")
+    assert verifier.seen == [("Cats purr [1].", answer.hits, "Do cats purr?")]
+    assert answer.confidence == 0.75 and [v.label for v in answer.verdicts] == [SUPPORTED]
+    assert "verify" in answer.timings and answer.verification.verifier == "confident"
+    assert not answer.abstained and not answer.escalated and answer.attempts == ()
 
 
 def test_answer_json_has_the_contract_fields(bm25):

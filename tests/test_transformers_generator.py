@@ -221,6 +221,18 @@ def test_abandoned_stream_frees_the_generator(tiny):
     assert tiny.generate(PROMPT, max_tokens=3).completion_tokens == 3
 
 
+def test_finished_stream_leaves_no_generation_thread_running(tiny):
+    import threading
+
+    free = tiny.generate(PROMPT, max_tokens=12).text
+    # a stop string ends the stream early while the thread could still decode up to max_tokens
+    list(tiny.stream(PROMPT, max_tokens=40, stop=[later_word(free, 1)]))
+    stream = tiny.stream(PROMPT, max_tokens=40)
+    next(stream)
+    stream.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("smallrag-stream-")]
+
+
 def test_draft_model_gives_identical_greedy_output(tiny, drafted):
     drafted.lm  # noqa: B018 - load, to count the draft's forward passes
     calls: list[int] = []

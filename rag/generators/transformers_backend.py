@@ -521,3 +521,6 @@ class TransformersGenerator:
                 logger.warning("%s: the tokenizer's decoding changed already streamed text", self.name)
         finally:
             cancel.set()  # a consumer that stops early also stops the generation thread
+            # ...and waits for it (one decoding step): a thread still inside torch when the
+            # interpreter exits aborts the process ("terminate called without an active exception").
+            worker.join(timeout=STALL_SECONDS)

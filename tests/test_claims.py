@@ -1,0 +1,53 @@
+"""Splitting answers into claims that keep their citation numbers."""
+
+import pytest
+
+from rag.errors import SmallragError
+from verifiers.claims import claim_hypothesis, split_claims, strip_citations
+
+
+def test_sentences_keep_their_own_citations():
+    claims = split_claims("Paris is the capital of France [1]. The Eiffel Tower is in Paris [2][3].")
+    assert [c.text for c in claims] == ["Paris is the capital of France.", "The Eiffel Tower is in Paris."]
+    assert [c.citations for c in claims] == [(1,), (2, 3)]
+
+
+def test_citation_after_the_full_stop_belongs_to_the_sentence_before():
+    claims = split_claims("Dunlop invented the tyre in 1887. [2] He was a vet. [1, 3]")
+    assert [c.citations for c in claims] == [(2,), (1, 3)]
+    assert [c.text for c in claims] == ["Dunlop invented the tyre in 1887.", "He was a vet."]
+
+
+def test_list_items_are_separate_claims_and_bullets_are_dropped():
+    claims = split_claims("Two facts:\n- Cats purr [1]\n- Dogs bark [2]")
+    assert [c.text for c in claims] == ["Two facts:", "Cats purr", "Dogs bark"]
+    assert [c.citations for c in claims] == [(), (1,), (2,)]
+
+
+def test_offsets_point_into_the_answer():
+    answer = "Cats purr [1]. Dogs bark [2]."
+    for claim in split_claims(answer):
+        assert claim.text.rstrip(".") in answer[claim.start:claim.end]
+
+
+def test_citation_only_text_has_no_claims():
+    assert split_claims("[1] [2]") == []
+    assert split_claims("") == []
+
+
+def test_strip_citations_keeps_punctuation_tight():
+    assert strip_citations("It is hot [1], very hot [2].") == "It is hot, very hot."
+
+
+def test_fragment_answers_are_read_with_their_question():
+    assert claim_hypothesis("Paris.", "Where is the Eiffel Tower?") == "Where is the Eiffel Tower? Paris."
+    long_claim = "The Eiffel Tower stands in Paris, France."
+    assert claim_hypothesis(long_claim, "Where is it?") == long_claim
+    assert claim_hypothesis("Paris.", None) == "Paris."
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(SmallragError, match="empty"):
+        claim_hypothesis("  ", "q")
+    with pytest.raises(SmallragError, match="string"):
+        split_claims(None)

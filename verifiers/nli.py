@@ -1,0 +1,238 @@
+"""NLI with any local sequence-classification folder: our cross-encoder or a user's HF NLI model.
+
+Label order is read from the folder's `config.json` (`id2label`), never assumed. Long premises
+are split into overlapping token windows. Results do not depend on the batch: every forward
+pass has a row count padded to a multiple of `ROW_MULTIPLE` and every pair is padded to its own
+length bucket, so a pair always meets the same kernels (measured here: CPU matmuls with 1, 2 or
+7 rows round differently from those with 8 or more, by about 3e-8; see verifiers/batching.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from rag.errors import SmallragError
+from rag.protocols import NLI_COLUMNS
+from verifiers.defaults import trained_max_length
+from verifiers.batching import LENGTH_BUCKET, ROW_MULTIPLE, length_buckets, padded_features, plan_batches  # noqa: F401
+
+logger = logging.getLogger(__name__)
+
+MIN_PREMISE_TOKENS = 16
+# id2label spellings -> our column. Anything else makes the folder "not an NLI model".
+_LABEL_NAMES = {
+    "entailment": "entailment", "entail": "entailment", "entailed": "entailment", "supports": "entailment",
+    "neutral": "neutral", "not_enough_info": "neutral", "nei": "neutral",
+    "contradiction": "contradiction", "contradict": "contradiction", "contradicted": "contradiction",
+    "refutes": "contradiction",
+}
+
+
+def nli_columns(id2label: dict) -> list[int]:
+    """Model output index for each of NLI_COLUMNS, from a config's id2label."""
+    found: dict[str, int] = {}
+    for index, name in id2label.items():
+        column = _LABEL_NAMES.get(str(name).strip().lower().replace(" ", "_").replace("-", "_"))
+        if column is None or column in found:
+            found = {}
+            break
+        found[column] = int(index)
+    if set(found) != set(NLI_COLUMNS) or len(id2label) != 3:
+        raise SmallragError(
+            f"the model's labels {dict(sorted(id2label.items()))} are not NLI labels; an NLI model needs "
+            "exactly entailment, neutral and contradiction in config.json's id2label (fix the config, "
+            "or pass a 3-way NLI model folder)")
+    return [found[c] for c in NLI_COLUMNS]
+
+
+def window_spans(n_tokens: int, size: int, stride: int) -> list[tuple[int, int]]:
+    """Token spans [start, end) covering n_tokens with windows of `size`, starting every `stride`."""
+    if n_tokens <= size:
+        return [(0, n_tokens)]
+    spans = []
+    start = 0
+    while True:
+        end = min(start + size, n_tokens)
+        spans.append((start, end))
+        if end == n_tokens:
+            return spans
+        start += stride
+
+
+def check_pairs(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The pairs as a list, each a (premise, hypothesis) of non-empty strings, or a clear error."""
+    pairs = list(pairs)
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            raise SmallragError(f"pair {i} must be (premise, hypothesis) strings, got {pair!r:.80}")
+        if not pair[1].strip():
+            raise SmallragError(f"pair {i} has an empty hypothesis (claim); pass a non-empty sentence")
+        if not pair[0].strip():
+            raise SmallragError(f"pair {i} has empty evidence (premise); pass the text to check against")
+    return pairs
+
+
+class HFNLIModel:
+    """An NLI model from a local folder (sentence-transformers CrossEncoder or HF classifier).
+
+    Loads on first use. `max_length` caps the pair length in tokens (default: the length the
+    model was trained with, from its card, else its position limit, at most 512). With
+    `granularity="sentence"` (default) the premise is judged sentence by sentence and by adjacent
+    pairs of sentences (SummaC-ZS): measured here, the shipped model reads a true claim as
+    contradicted once a few unrelated sentences surround its evidence sentence. With "window" the
+    premise is judged whole. Either way a unit that does not fit with the hypothesis is cut into
+    token windows sharing `overlap` tokens."""
+
+    def __init__(self, model: str | Path, *, max_length: int | None = None, overlap: int = 32,
+                 granularity: str = "sentence", device: str = "cpu", name: str | None = None,
+                 progress: bool = False) -> None:
+        self.path = Path(model).expanduser()
+        if not (self.path / "config.json").is_file():
+            raise SmallragError(f"NLI model folder {str(model)!r} has no config.json; pass the folder of a "
+                                "sentence-transformers CrossEncoder or a Hugging Face NLI classifier")
+        if max_length is not None and (isinstance(max_length, bool) or max_length < 2 * MIN_PREMISE_TOKENS):
+            raise SmallragError(f"max_length must be at least {2 * MIN_PREMISE_TOKENS} tokens, got {max_length!r}")
+        if granularity not in ("sentence", "window"):
+            raise SmallragError(f"granularity must be 'sentence' or 'window', got {granularity!r}")
+        self.granularity = granularity
+        if overlap < 0:
+            raise SmallragError(f"overlap must be >= 0 tokens, got {overlap!r}")
+        self.name = name if name is not None else self.path.resolve().name
+        self.device = device
+        self.overlap = overlap
+        self.progress = progress
+        self._max_length = max_length
+        self._lock = threading.Lock()
+        self._model = None
+        self._tokenizer = None
+        self._columns: list[int] | None = None
+        self._fingerprint: str | None = None
+
+    # -- loading ----------------------------------------------------------------------------
+
+    def _load(self):
+        with self._lock:
+            if self._model is not None:
+                return self._model, self._tokenizer
+            import json
+
+            config = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
+            self._columns = nli_columns(config.get("id2label") or {})
+            import torch
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(self.path)
+                model = AutoModelForSequenceClassification.from_pretrained(self.path, dtype=torch.float32)
+            except (OSError, ValueError) as exc:
+                raise SmallragError(f"cannot load the NLI model in {self.path}: {exc}") from exc
+            if not getattr(tokenizer, "is_fast", False):
+                raise SmallragError(f"the NLI model in {self.path} has no fast tokenizer (tokenizer.json), "
+                                    "which windowing needs; save it with a fast tokenizer")
+            model.eval().to(self.device)
+            limit = trained_max_length(self.path, config)
+            if self._max_length is None:
+                self._max_length = limit
+            else:
+                self._max_length = min(self._max_length, int(getattr(model.config, "max_position_embeddings", 512)))
+            self._tokenizer, self._model = tokenizer, model
+            logger.info("loaded NLI model %s (labels %s)", self.path, config.get("id2label"))
+            return model, tokenizer
+
+    @property
+    def max_length(self) -> int:
+        self._load()
+        return int(self._max_length)
+
+    @property
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            from rag.models import model_fingerprint
+
+            self._fingerprint = model_fingerprint(self.path)
+        return self._fingerprint
+
+    # -- inference --------------------------------------------------------------------------
+
+    def _windows(self, premise: str, hypothesis: str, tokenizer, cache: dict) -> list[str]:
+        n_hyp = len(tokenizer(hypothesis, add_special_tokens=False)["input_ids"])
+        room = self._max_length - n_hyp - tokenizer.num_special_tokens_to_add(pair=True)
+        if room < MIN_PREMISE_TOKENS:
+            raise SmallragError(
+                f"the hypothesis is {n_hyp} tokens, which leaves {room} for evidence in the model's "
+                f"{self._max_length}-token window; split it into shorter claims: {hypothesis[:80]!r}")
+        units = self._units(premise, cache) if self.granularity == "sentence" else [premise]
+        windows: list[str] = []
+        for unit in units:
+            if unit not in cache:
+                cache[unit] = tokenizer(unit, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+            offsets = cache[unit]
+            if len(offsets) <= room:
+                windows.append(unit)
+                continue
+            stride = max(1, room - min(self.overlap, room // 2))
+            windows.extend(unit[offsets[s][0]:offsets[e - 1][1]] for s, e in window_spans(len(offsets), room, stride))
+        return list(dict.fromkeys(windows))
+
+    @staticmethod
+    def _units(premise: str, cache: dict) -> list[str]:
+        """Sentences and adjacent sentence pairs (SummaC's granularity), so a fact is judged
+        without unrelated sentences around it; a pair keeps facts that span two sentences."""
+        key = ("units", premise)
+        if key not in cache:
+            from rag.chunking import sentence_spans
+
+            spans = sentence_spans(premise)
+            units = [premise[s:e] for s, e in spans]
+            units += [premise[a[0]:b[1]] for a, b in zip(spans, spans[1:])]
+            cache[key] = units if units else [premise]
+        return cache[key]
+
+    def predict(self, pairs: Sequence[tuple[str, str]], *, batch_size: int = 32,
+                progress: bool | None = None) -> np.ndarray:
+        """P(entailment, neutral, contradiction) per (premise, hypothesis), shape (n, 3)."""
+        pairs = check_pairs(pairs)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+            raise SmallragError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if not pairs:
+            return np.zeros((0, 3), dtype=np.float32)
+        model, tokenizer = self._load()
+        cache: dict = {}
+        rows: list[tuple[int, str, str]] = []  # (pair index, premise window, hypothesis)
+        for i, (premise, hypothesis) in enumerate(pairs):
+            rows.extend((i, w, hypothesis) for w in self._windows(premise, hypothesis, tokenizer, cache))
+        probs = self._forward([(w, h) for _, w, h in rows], batch_size, model, tokenizer,
+                              progress if progress is not None else self.progress)
+        out = np.zeros((len(pairs), 3), dtype=np.float32)
+        best = np.full(len(pairs), -1.0)
+        for (i, _, _), p in zip(rows, probs):
+            if p[0] > best[i]:  # entailment and neutral from the most entailing window
+                best[i] = p[0]
+                out[i, 0], out[i, 1] = p[0], p[1]
+            out[i, 2] = max(out[i, 2], p[2])
+        return out
+
+    def _forward(self, pairs: list[tuple[str, str]], batch_size: int, model, tokenizer, progress: bool) -> np.ndarray:
+        import torch
+
+        enc = tokenizer([p for p, _ in pairs], [h for _, h in pairs], truncation="only_first",
+                        max_length=self._max_length)
+        lengths = [len(ids) for ids in enc["input_ids"]]
+        buckets = length_buckets(lengths, self._max_length)
+        batches = plan_batches(buckets, batch_size)
+        out = np.zeros((len(pairs), 3), dtype=np.float32)
+        from tqdm.auto import tqdm
+
+        with torch.inference_mode():
+            for batch in tqdm(batches, desc="nli", unit="batch", disable=not progress):
+                features = padded_features(enc, batch, lengths, buckets[batch[0]], tokenizer.pad_token_id,
+                                           self.device)
+                logits = model(**features).logits.float()
+                probs = torch.softmax(logits, dim=-1)[: len(batch)][:, self._columns].cpu().numpy()
+                out[batch] = probs
+        return out

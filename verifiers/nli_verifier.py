@@ -1,0 +1,209 @@
+"""The default verifier: every claim of an answer against every evidence block, by an NLI model.
+
+Per claim: entailment and contradiction against the blocks it cites, and against all blocks.
+The label is judged on all the evidence (is the statement backed by what was retrieved?);
+citation problems are flags. A claim is
+- supported when, in the block (and window) that entails it most, entailment is the most
+  likely class;
+- contradicted otherwise, when the blocks it cites (all blocks, if it cites none) contradict it
+  with probability >= `contradiction_threshold`;
+- unsupported otherwise.
+Checking against the cited blocks for contradiction, not every block, keeps a block about some
+other topic from "contradicting" a claim it has nothing to do with.
+
+The answer's raw score is its weakest claim's entailment (an answer is faithful only if every
+claim is); `confidence` maps it through the calibration stored beside the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from rag.errors import SmallragError
+from rag.protocols import Evidence, NLIModel
+from rag.types import (CONTRADICTED, FLAG_CITATION_NOT_SUPPORTING, FLAG_CONTRADICTS_EVIDENCE,
+                       FLAG_INVALID_CITATION, FLAG_UNCITED, SUPPORTED, UNSUPPORTED, Chunk, Claim, Hit,
+                       Verdict, Verification)
+from verifiers.calibration import CALIBRATION_FILE, Calibration
+from verifiers.claims import claim_hypothesis, split_claims
+
+logger = logging.getLogger(__name__)
+
+_AUTO = "auto"
+
+
+def evidence_texts(evidence: Evidence) -> list[str]:
+    """Block texts in order (block n is item n-1) from strings, chunks or hits."""
+    if isinstance(evidence, (str, bytes)):
+        raise SmallragError("evidence must be a list of blocks (strings, chunks or hits), got one string; "
+                            "wrap it in a list")
+    texts = []
+    for i, item in enumerate(evidence):
+        if isinstance(item, Hit):
+            text = item.chunk.text
+        elif isinstance(item, Chunk):
+            text = item.text
+        elif isinstance(item, str):
+            text = item
+        else:
+            raise SmallragError(f"evidence block {i + 1} is a {type(item).__name__}; pass strings, chunks or hits")
+        texts.append(text)
+    return texts
+
+
+def label_claim(p_entail_best: float, p_neutral_best: float, p_contradict_ref: float,
+                contradiction_threshold: float) -> str:
+    """Supported when entailment is the most likely class in the window that entails most (its
+    contradiction is what its probabilities leave: 1 - entail - neutral); else contradicted when
+    the reference blocks contradict with at least the threshold; else unsupported. The best
+    window's own contradiction is used for "supported", not the maximum over windows, because
+    an unrelated window of a long block tends to "contradict" any claim."""
+    if p_entail_best >= p_neutral_best and p_entail_best >= 1.0 - p_entail_best - p_neutral_best:
+        return SUPPORTED
+    if p_contradict_ref >= contradiction_threshold:
+        return CONTRADICTED
+    return UNSUPPORTED
+
+
+def summarize(verdicts: Sequence[Verdict], raw_score: float, calibration: Calibration | None, verifier: str,
+              *, escalated_claims: int = 0, timings: dict[str, float] | None = None) -> Verification:
+    """A Verification from per-claim verdicts; shared by every verifier backend."""
+    faithfulness = sum(v.supported for v in verdicts) / len(verdicts) if verdicts else 0.0
+    confidence = calibration(raw_score) if calibration is not None else raw_score
+    return Verification(verdicts=tuple(verdicts), faithfulness=faithfulness, confidence=float(confidence),
+                        contradicted=any(v.label == CONTRADICTED for v in verdicts), verifier=verifier,
+                        calibrated=calibration is not None, escalated_claims=escalated_claims,
+                        timings=timings if timings is not None else {})
+
+
+class NLIVerifier:
+    """Checks answers with an NLI model (default: the shipped MiniLM cross-encoder).
+
+    `model` is an NLIModel, a model folder (any 3-way HF NLI classifier), a shipped model name or
+    None for the default. `calibration` is "auto" (the `calibration.json` beside the model, if
+    any), a Calibration, a path, or None (confidence = raw score). Construction is cheap: the
+    model loads on first use."""
+
+    def __init__(self, model: NLIModel | str | Path | None = None, *, calibration: Calibration | str | Path | None
+                 = _AUTO, contextualize: bool = True, contradiction_threshold: float = 0.5,
+                 batch_size: int = 32, name: str | None = None, progress: bool = False) -> None:
+        if not 0.0 < contradiction_threshold <= 1.0:
+            raise SmallragError(f"contradiction_threshold must be in (0, 1], got {contradiction_threshold!r}")
+        self._model_spec = model
+        self._model: NLIModel | None = model if not isinstance(model, (str, Path, type(None))) else None
+        self._calibration_spec = calibration
+        self._calibration: Calibration | None = calibration if isinstance(calibration, Calibration) else None
+        self._calibration_loaded = isinstance(calibration, Calibration) or calibration is None
+        self.contextualize = contextualize
+        self.contradiction_threshold = contradiction_threshold
+        self.batch_size = batch_size
+        self.progress = progress
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        if self._name is not None:
+            return self._name
+        return f"nli:{self.model.name}"
+
+    @property
+    def model(self) -> NLIModel:
+        if self._model is None:
+            from verifiers.defaults import DEFAULT_NLI, resolve_model_folder
+            from verifiers.nli import HFNLIModel
+
+            self._model = HFNLIModel(resolve_model_folder(self._model_spec, DEFAULT_NLI))
+        return self._model
+
+    @property
+    def calibration(self) -> Calibration | None:
+        if not self._calibration_loaded:
+            self._calibration_loaded = True
+            if self._calibration_spec == _AUTO:
+                folder = getattr(self.model, "path", None)
+                if folder is not None and (Path(folder) / CALIBRATION_FILE).is_file():
+                    self._calibration = Calibration.load(Path(folder) / CALIBRATION_FILE)
+                else:
+                    logger.info("no calibration beside the NLI model: confidence is the raw score")
+            else:
+                self._calibration = Calibration.load(self._calibration_spec)
+        return self._calibration
+
+    def verify(self, answer: str, evidence: Evidence, *, question: str | None = None) -> Verification:
+        return self.verify_batch([answer], [evidence], questions=[question])[0]
+
+    def verify_batch(self, answers: Sequence[str], evidences: Sequence[Evidence], *,
+                     questions: Sequence[str | None] | None = None) -> list[Verification]:
+        if isinstance(answers, str):
+            raise SmallragError("verify_batch takes a list of answers, got one string; use verify() for one")
+        answers = list(answers)
+        evidences = list(evidences)
+        questions = list(questions) if questions is not None else [None] * len(answers)
+        if not (len(answers) == len(evidences) == len(questions)):
+            raise SmallragError(f"got {len(answers)} answers, {len(evidences)} evidence lists and "
+                                f"{len(questions)} questions; pass one of each per answer")
+        started = time.perf_counter()
+        claims = [self._claims(a, i) for i, a in enumerate(answers)]
+        blocks = [evidence_texts(e) for e in evidences]
+        for i, b in enumerate(blocks):
+            if not b:
+                raise SmallragError(f"answer {i} has no evidence blocks; pass the retrieved texts to verify against")
+        pairs: list[tuple[str, str]] = []
+        for cs, bs, q in zip(claims, blocks, questions):
+            for c in cs:
+                hypothesis = claim_hypothesis(c.text, q if self.contextualize else None)
+                pairs.extend((b, hypothesis) for b in bs)
+        probs = self.model.predict(pairs, batch_size=self.batch_size, progress=self.progress)
+        elapsed = time.perf_counter() - started
+        out = []
+        row = 0
+        total_claims = max(1, sum(len(cs) for cs in claims))
+        for cs, bs in zip(claims, blocks):
+            verdicts = []
+            for c in cs:
+                verdicts.append(self._verdict(c, probs[row:row + len(bs)]))
+                row += len(bs)
+            raw = min(v.p_entail_all for v in verdicts)
+            share = elapsed * len(cs) / total_claims
+            out.append(summarize(verdicts, raw, self.calibration, self.name, timings={"verify": share}))
+        return out
+
+    @staticmethod
+    def _claims(answer: str, i: int) -> list[Claim]:
+        if not isinstance(answer, str) or not answer.strip():
+            raise SmallragError(f"answer {i} is empty ({answer!r}); pass the answer text to verify")
+        claims = split_claims(answer)
+        if not claims:
+            raise SmallragError(f"answer {i} has no claim to verify (no words besides citations): {answer!r:.80}")
+        return claims
+
+    def _verdict(self, claim: Claim, probs: np.ndarray) -> Verdict:
+        n_blocks = len(probs)
+        cited = [n for n in claim.citations if 1 <= n <= n_blocks]
+        best = int(np.argmax(probs[:, 0]))
+        e_all, n_best = float(probs[best, 0]), float(probs[best, 1])
+        c_all = float(probs[:, 2].max())
+        if cited:
+            rows = probs[[n - 1 for n in cited]]
+            e_cited, c_cited = float(rows[:, 0].max()), float(rows[:, 2].max())
+        else:
+            e_cited = c_cited = math.nan
+        c_ref = c_cited if cited else c_all
+        label = label_claim(e_all, n_best, c_ref, self.contradiction_threshold)
+        flags = []
+        if not claim.citations:
+            flags.append(FLAG_UNCITED)
+        if len(cited) < len(claim.citations):
+            flags.append(FLAG_INVALID_CITATION)
+        if cited and not any(p[0] >= p[1] and p[0] >= p[2] for p in probs[[n - 1 for n in cited]]):
+            flags.append(FLAG_CITATION_NOT_SUPPORTING)
+        if label == CONTRADICTED:
+            flags.append(FLAG_CONTRADICTS_EVIDENCE)
+        return Verdict(claim=claim, label=label, p_entail=e_cited, p_contradict=c_cited, p_entail_all=e_all,
+                       p_contradict_all=c_all, best_block=best + 1, flags=tuple(flags), verifier=self.name)
