@@ -5,8 +5,8 @@ What is computed, exactly as bert-score 0.3.13 does it (a golden test checks |de
 - token embeddings are the hidden states after `layer` transformer layers (0 = the embedding
   layer), each divided by its L2 norm;
 - greedy matching: a candidate token's score is its highest cosine with any reference token and
-  vice versa. [CLS] and [SEP] carry weight 0, so they are never scored, but, as in bert-score,
-  they stay available as match targets;
+  vice versa, but at least 0. [CLS] and [SEP] carry weight 0, so they are never scored, but, as
+  in bert-score, they stay available as match targets;
 - token weights are 1, or idf = log((M + 1) / (df + 1)) over M reference texts (a token absent
   from them gets log(M + 1)); [CLS] and [SEP] get 0. P and R are weighted means, F1 their
   harmonic mean;
@@ -15,10 +15,13 @@ What is computed, exactly as bert-score 0.3.13 does it (a golden test checks |de
 - baseline rescaling: x -> (x - b) / (1 - b), with b from a bert-score baseline file (csv with
   columns LAYER,P,R,F, one row per layer), applied after the maximum.
 
+The floor at 0 is bert-score's behaviour in practice: it pads a batch's similarity matrices with
+zeros, so a token whose best cosine is negative (it happens: "kang" of "kangal" in one WMT17 tr-en
+reference, best cosine -0.007) scores 0 unless its pair holds the batch's longest text. Without
+the floor that pair's F1 differed from bert-score's by 8e-4; with it, every one of the 2,800 WMT17
+pairs agrees within 1e-6.
+
 Where we differ from bert-score, on purpose:
-- bert-score pads a batch's token similarities with zeros, so a token whose best cosine is
-  negative scores 0 in a padded row but its true (negative) value in the longest row; we always
-  use the true maximum. Contextual embeddings almost never have a negative best match.
 - Results do not depend on the batch: each text is padded to a length bucket of its own, and
   a forward pass holds at least MIN_TOKENS_PER_PASS tokens (rows are repeated to get there), so
   a text meets the same kernels whatever else is scored with it (measured on this CPU: the
@@ -400,8 +403,8 @@ def _greedy_match(cand: np.ndarray, cand_w: np.ndarray | None, ref: np.ndarray,
     if cand_w is None or ref_w is None:
         return 0.0, 0.0, 0.0
     sim = cand @ ref.T
-    p = float((sim.max(axis=1) * cand_w).sum(dtype=np.float32))
-    r = float((sim.max(axis=0) * ref_w).sum(dtype=np.float32))
+    p = float((np.maximum(sim.max(axis=1), 0) * cand_w).sum(dtype=np.float32))
+    r = float((np.maximum(sim.max(axis=0), 0) * ref_w).sum(dtype=np.float32))
     f = 2 * p * r / (p + r) if p + r != 0 else 0.0
     return p, r, f
 

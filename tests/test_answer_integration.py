@@ -90,7 +90,11 @@ def test_cli_ask_text_output_lists_sources(sample_index):
               "--max-tokens", "40").stdout
     answer, _, tail = out.partition("\n\n")
     assert answer.strip()
-    assert tail.startswith("Sources:\n  [") or tail.startswith("(no sources cited"), out
+    # the shipped NLI model verifies by default: one line per claim, then the confidence
+    claims, _, sources = tail.partition("\n\n")
+    assert claims.startswith("Claims (✓ supported, ✗ contradicted, ? unsupported):\n  "), out
+    assert "\nconfidence: 0." in claims or "\nconfidence: 1." in claims, out
+    assert sources.startswith("Sources:\n  [") or sources.startswith("(no sources cited"), out
 
 
 def test_cli_ask_refuses_a_missing_index_and_a_bad_generator(tmp_path, sample_index):
