@@ -8,6 +8,9 @@
   (ours, theirs, ours, ...) and the best of `--repeats` wall-clock times counts, so a busy
   neighbour on the machine hurts both alike. pairs/s = pairs / best time.
 - STS-B test (1,379 pairs): Spearman correlation of F1 with the human similarity, both scorers.
+- The same figures for smallrag's `precision="bfloat16"` mode (matrix products in bfloat16), a
+  third run in the same alternation: its speed-up, and how far its F1 and correlations move
+  from bert-score's.
 
 The bert-score side is `bert_score.BERTScorer(model_type=<the packaged all-MiniLM-L6-v2
 folder>, num_layers=L)`, the package's public API (0.3.13). Default layer: 6 (see
@@ -114,48 +117,65 @@ def main(argv: list[str] | None = None) -> int:
     theirs = bert_score.BERTScorer(model_type=model_dir, num_layers=args.layer, idf=args.idf,
                                    idf_sents=refs if args.idf else None, batch_size=args.batch_size,
                                    nthreads=0, device="cpu")
-    ours.score(cands[:32], refs[:32])  # warm-up: load the model, first-call allocations
-    theirs.score(cands[:32], refs[:32])
+    fast = BERTScorer(layer=args.layer, idf=list(refs) if args.idf else False, batch_size=args.batch_size,
+                      precision="bfloat16")
+    for scorer in (ours, theirs, fast):  # warm-up: load the model, first-call allocations
+        scorer.score(cands[:32], refs[:32])
 
     runs = {"smallrag": lambda: ours.score(cands, refs).f1s,
-            "bert-score": lambda: theirs.score(cands, refs, batch_size=args.batch_size)[2].numpy()}
+            "bert-score": lambda: theirs.score(cands, refs, batch_size=args.batch_size)[2].numpy(),
+            "smallrag-bf16": lambda: fast.score(cands, refs).f1s}
     times, outputs = best_times(runs, args.repeats)
     f_ours = np.array(outputs["smallrag"], dtype=np.float64)
     f_theirs = np.asarray(outputs["bert-score"], dtype=np.float64)
+    f_fast = np.array(outputs["smallrag-bf16"], dtype=np.float64)
     max_diff = float(np.abs(f_ours - f_theirs).max())
+    max_diff_fast = float(np.abs(f_fast - f_theirs).max())
 
     per_lp: dict[str, Any] = {}
     for lp in sorted({r["lp"] for r in wmt}) + ["all"]:
         idx = np.array([i for i, r in enumerate(wmt) if lp in ("all", r["lp"])])
         per_lp[lp] = {"n": int(len(idx)), "smallrag": correlations(f_ours[idx], human[idx]),
-                      "bert_score": correlations(f_theirs[idx], human[idx])}
+                      "bert_score": correlations(f_theirs[idx], human[idx]),
+                      "smallrag_bf16": correlations(f_fast[idx], human[idx])}
         log(f"  {lp:6} n={len(idx):5}  pearson {per_lp[lp]['smallrag']['pearson']:.4f} / "
             f"{per_lp[lp]['bert_score']['pearson']:.4f}  kendall {per_lp[lp]['smallrag']['kendall']:.4f} / "
-            f"{per_lp[lp]['bert_score']['kendall']:.4f}  (smallrag / bert-score)")
+            f"{per_lp[lp]['bert_score']['kendall']:.4f}  (smallrag / bert-score); bf16 pearson "
+            f"{per_lp[lp]['smallrag_bf16']['pearson']:.4f} kendall {per_lp[lp]['smallrag_bf16']['kendall']:.4f}")
     corr_diff = max(abs(v["smallrag"][k] - v["bert_score"][k]) for v in per_lp.values() for k in ("pearson", "kendall"))
+    corr_diff_fast = max(abs(v["smallrag_bf16"][k] - v["bert_score"][k])
+                         for v in per_lp.values() for k in ("pearson", "kendall"))
     speed = {"smallrag_pairs_per_s": len(wmt) / times["smallrag"],
              "bert_score_pairs_per_s": len(wmt) / times["bert-score"],
              "speedup": times["bert-score"] / times["smallrag"],
+             "smallrag_bf16_pairs_per_s": len(wmt) / times["smallrag-bf16"],
+             "speedup_bf16": times["bert-score"] / times["smallrag-bf16"],
              "smallrag_seconds": times["smallrag"], "bert_score_seconds": times["bert-score"],
              "repeats": args.repeats, "torch_threads": torch.get_num_threads()}
     log(f"speed: smallrag {speed['smallrag_pairs_per_s']:.1f} pairs/s, bert-score "
         f"{speed['bert_score_pairs_per_s']:.1f} pairs/s ({speed['speedup']:.2f}x); max |dF1| {max_diff:.2e}")
+    log(f"speed: smallrag bfloat16 {speed['smallrag_bf16_pairs_per_s']:.1f} pairs/s ({speed['speedup_bf16']:.2f}x); "
+        f"max |dF1| {max_diff_fast:.2e}, max |d correlation| {corr_diff_fast:.4f}")
 
     sts = load_stsb(args.data, args.limit)
     a, b, gold = [x[0] for x in sts], [x[1] for x in sts], [x[2] for x in sts]
     sts_ours = ours.score(a, b).f1s if not args.idf else BERTScorer(layer=args.layer, idf=b).score(a, b).f1s
+    sts_fast = fast.score(a, b).f1s if not args.idf else BERTScorer(
+        layer=args.layer, idf=b, precision="bfloat16").score(a, b).f1s
     sts_theirs = (theirs if not args.idf else bert_score.BERTScorer(
         model_type=model_dir, num_layers=args.layer, idf=True, idf_sents=b, nthreads=0, device="cpu")
                   ).score(a, b)[2].numpy()
     stsb = {"pairs": len(sts), "smallrag_spearman": float(spearmanr(sts_ours, gold)[0]),
-            "bert_score_spearman": float(spearmanr(sts_theirs, gold)[0])}
+            "bert_score_spearman": float(spearmanr(sts_theirs, gold)[0]),
+            "smallrag_bf16_spearman": float(spearmanr(sts_fast, gold)[0])}
     log(f"STS-B test: n={len(sts)}  spearman {stsb['smallrag_spearman']:.4f} / {stsb['bert_score_spearman']:.4f}")
 
     result = {"benchmark": "bertscore", "model": "all-MiniLM-L6-v2", "layer": args.layer, "idf": args.idf,
               "batch_size": args.batch_size, "limit": args.limit, "signature": ours.score(["a"], ["a"]).signature,
               "bert_score_version": metadata.version("bert-score"),
               "wmt17": {"pairs": len(wmt), "per_lp": per_lp, "max_abs_f1_diff": max_diff,
-                        "max_abs_correlation_diff": corr_diff},
+                        "max_abs_correlation_diff": corr_diff, "bf16_max_abs_f1_diff": max_diff_fast,
+                        "bf16_max_abs_correlation_diff": corr_diff_fast},
               "speed": speed, "stsb_test": stsb,
               "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                           "platform": platform.platform()}}

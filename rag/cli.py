@@ -232,6 +232,8 @@ def _add_eval_score(eval_sub, common: argparse.ArgumentParser) -> None:
                        help="bertscore: hidden layer (default: the model's last layer, or bert-score's for models it knows)")
     score.add_argument("--idf", action="store_true", help="bertscore: idf weights from the references")
     score.add_argument("--baseline", default=None, metavar="FILE", help="bertscore: bert-score baseline csv to rescale with")
+    score.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                       help="bertscore: float32 is exact (equal to bert-score); bfloat16 is faster, F1 within ~1e-3")
     score.add_argument("--max-length", type=_positive_int, default=None, metavar="N",
                        help="token window (bertscore cuts longer texts; nli windows longer premises)")
     score.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")

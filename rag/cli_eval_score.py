@@ -144,7 +144,8 @@ def _bertscore(args: argparse.Namespace, cands: Column, refs: Column, progress: 
     from eval.bertscore import BERTScorer
 
     scorer = BERTScorer(args.model, layer=args.layer, idf=args.idf, baseline=args.baseline,
-                        batch_size=args.batch_size, max_length=args.max_length, progress=progress)
+                        batch_size=args.batch_size, max_length=args.max_length, precision=args.precision,
+                        progress=progress)
     _ = scorer.max_length  # load now: a broken model is a runtime error (exit 1), not bad input
     with _input_errors(args.cands):
         result = scorer.score(cands.values, refs.values)  # type: ignore[arg-type]

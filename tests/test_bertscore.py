@@ -187,12 +187,17 @@ def test_several_references_take_the_best_of_each_score(tiny_bert):
     assert multi.f1s[0] == max(single.f1s)
 
 
+def random_pairs(rng: random.Random, n: int, max_words: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """n (candidate, reference) texts of 1 to max_words random words, as two tuples."""
+    words = [w for w in WORDS if w not in ".,"]
+    pairs = [tuple(" ".join(rng.choices(words, k=rng.randint(1, max_words))) for _ in range(2)) for _ in range(n)]
+    return tuple(zip(*pairs))  # type: ignore[return-value]
+
+
 def test_results_do_not_depend_on_batch_size_order_or_company(tiny_bert):
     rng = random.Random(0)
-    words = [w for w in WORDS if w not in ".,"]
-    pairs = [(" ".join(rng.choices(words, k=rng.randint(1, 40))), " ".join(rng.choices(words, k=rng.randint(1, 40))))
-             for _ in range(60)]
-    cands, refs = zip(*pairs)
+    cands, refs = random_pairs(rng, 60, 40)
+    pairs = list(zip(cands, refs))
     base = BERTScorer(tiny_bert, layer=3, batch_size=64).score(cands, refs)
     for batch_size in (1, 3, 8, 17):
         other = BERTScorer(tiny_bert, layer=3, batch_size=batch_size).score(cands, refs)
@@ -206,6 +211,18 @@ def test_results_do_not_depend_on_batch_size_order_or_company(tiny_bert):
         assert alone.f1s[0] == base.f1s[i]
     again = BERTScorer(tiny_bert, layer=3).score(cands, refs)
     assert again.f1s == base.f1s
+
+
+def test_bfloat16_precision_is_close_to_float32_batch_invariant_and_signed(tiny_bert):
+    cands, refs = random_pairs(random.Random(1), 40, 30)
+    exact = BERTScorer(tiny_bert, layer=3).score(cands, refs)
+    fast = BERTScorer(tiny_bert, layer=3, precision="bfloat16").score(cands, refs)
+    delta = np.abs(as_array(fast) - as_array(exact))
+    assert 0 < delta.max() < 2e-2  # it did run in bfloat16, and stays close
+    assert "precision=bfloat16" in fast.signature and "precision" not in exact.signature
+    for batch_size in (1, 5):
+        other = BERTScorer(tiny_bert, layer=3, precision="bfloat16", batch_size=batch_size).score(cands, refs)
+        assert other.f1s == fast.f1s
 
 
 def test_a_2000_word_input_is_cut_to_the_window_without_crashing(tiny_bert, caplog):
@@ -252,6 +269,8 @@ def test_signature_names_model_layer_idf_baseline_and_versions(tiny_bert):
 
 
 def test_bad_input_is_refused_with_a_clear_error(tiny_bert, tmp_path):
+    with pytest.raises(SmallragError, match="precision must be one of float32, bfloat16, got 'fp8'"):
+        BERTScorer(tiny_bert, precision="fp8")
     scorer = BERTScorer(tiny_bert)
     with pytest.raises(SmallragError, match="2 candidates and 1 references"):
         scorer.score(["a", "b"], ["a"])
@@ -317,3 +336,21 @@ def test_golden_equal_to_bert_score_on_200_wmt17_pairs(idf):
         assert delta.max() < 1e-4, delta.max()
     assert abs(ours.f1 - float(f.mean())) < 1e-5
     assert len(set(ours.f1s)) > 150  # real, varied scores
+
+
+@pytest.mark.integration
+def test_bfloat16_mode_stays_within_its_documented_error_on_wmt17():
+    """The fast mode's documented cost: F1 within ~1e-3 of the exact mode (asserted < 5e-3 on 200
+    WMT17 pairs), and short texts score the same alone as in a batch."""
+    lines = WMT17.read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines[:100] + lines[1762:1862]]
+    cands = [r["candidate"] for r in rows]
+    refs = [r["reference"] for r in rows]
+    exact = BERTScorer(layer=6).score(cands, refs)
+    fast = BERTScorer(layer=6, precision="bfloat16").score(cands, refs)
+    delta = np.abs(np.array(fast.f1s) - np.array(exact.f1s))
+    assert 0 < delta.max() < 5e-3, delta.max()
+    together = BERTScorer(precision="bfloat16").score(cands[:6], refs[:6])
+    for i in range(6):
+        alone = BERTScorer(precision="bfloat16", batch_size=1).score([cands[i]], [refs[i]])
+        assert alone.f1s[0] == together.f1s[i]

@@ -45,6 +45,9 @@ def test_bertscore_text_files(tiny, tmp_path, capsys):
                  "--layer", "1", "--idf"]) == 0
     text = capsys.readouterr().out
     assert "bertscore over 3 lines" in text and "layer=1" in text and "idf=True" in text
+    fast = run_json(capsys, ["eval", "score", "--metric", "bertscore", "--cands", cands, "--refs", refs,
+                             "--model", str(tiny), "--precision", "bfloat16", "--json"])
+    assert fast["signature"] == BERTScorer(tiny, precision="bfloat16").signature != expected.signature
 
 
 def test_bertscore_jsonl_fields_and_several_references(tiny, tmp_path, capsys):
