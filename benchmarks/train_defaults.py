@@ -85,16 +85,18 @@ SNLI_HELD_OUT_PAIRS = 1000
 XQUAD_EVAL_QUESTIONS = 300
 XQUAD_EVAL_NEGATIVES = 3
 # Compute sets these sizes. Measured on the 2-core build machine (idle), MiniLM-L6 trains on
-# about 35 SNLI pairs/s (~40 tokens) and 12 HaluEval pairs/s (~105 tokens). The NLI budget (40
-# minutes) buys 3 epochs of SNLI-test plus 650 HaluEval pairs of each of the 7 kinds (4,550 of
+# about 35 SNLI pairs/s (~40 tokens) and 12 HaluEval pairs/s (~105 tokens). The NLI budget (75
+# minutes) buys 5 epochs of SNLI-test plus 650 HaluEval pairs of each of the 7 kinds (4,550 of
 # the ~47,000 the records give); the reranker budget (20 minutes) one epoch of every training
 # question with its passage and its hardest BM25 negative (16,000 pairs).
+# NLI epochs: 5, chosen on the held-out SNLI-test slice (never on snli-dev): 3 epochs ended at
+# 0.778 there, 5 epochs at 0.788 (0.789 after epoch 4).
 NLI_HALUEVAL_PER_KIND = 650
 RERANKER_NEGATIVES = 1
 
 # Per task: the recipe that ships (not tuned on any evaluation-only set).
 RECIPES: dict[str, dict[str, Any]] = {
-    "nli": {"epochs": 3, "batch_size": 32, "learning_rate": 5e-5, "max_length": 128, "max_minutes": 40.0},
+    "nli": {"epochs": 5, "batch_size": 32, "learning_rate": 5e-5, "max_length": 128, "max_minutes": 75.0},
     "reranker": {"epochs": 1, "batch_size": 32, "learning_rate": 5e-5, "max_length": 128, "max_minutes": 20.0},
 }
 OUT_NAMES = {"nli": "nli-minilm-l6", "reranker": "reranker-minilm-l6"}

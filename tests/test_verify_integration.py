@@ -37,7 +37,9 @@ def test_answers_are_verified_claim_by_claim(nli):
     result = verifier.verify("The Eiffel Tower was completed in 1889 [1]. The pneumatic tyre was developed in 1888 [2].",
                              EVIDENCE, question="Tell me about the tower and the tyre.")
     assert [v.label for v in result.verdicts] == [SUPPORTED, SUPPORTED]
-    assert result.calibrated and result.confidence > 0.5
+    # calibrated on HaluEval's 50/50 mix of right and hallucinated answers, where hallucinations
+    # often reach raw entailment 0.95 too: the shipped map gives a weakest claim at 0.96 exactly 0.5
+    assert result.calibrated and result.confidence >= 0.5 and result.faithfulness == 1.0
     wrong = verifier.verify("The Eiffel Tower was completed in 1920 [1].", EVIDENCE)
     assert wrong.verdicts[0].label == CONTRADICTED and wrong.confidence < result.confidence
 
