@@ -122,7 +122,7 @@ class FactualityGrader:
     def score(self, answers: Sequence[str], contexts: Sequence[str | Sequence[str]],
               questions: Sequence[str | None] | None = None) -> FactualityResult:
         from rag.types import CONTRADICTED
-        from verifiers.claims import claim_hypothesis, split_claims
+        from verifiers.claims import claim_hypothesis, fit_to_model, split_claims
         from verifiers.nli_verifier import label_claim
 
         for name, value in (("answers", answers), ("contexts", contexts), ("questions", questions)):
@@ -146,7 +146,7 @@ class FactualityGrader:
                 raise SmallragError(f"answer {i} has no sentence to grade (no words besides citations): "
                                     f"{answer!r:.80}")
             sentences = []
-            for claim in claims:
+            for claim in fit_to_model(claims, self.model, question if self.contextualize else None):
                 hypothesis = claim_hypothesis(claim.text, question if self.contextualize else None)
                 pairs.extend((block, hypothesis) for block in blocks)
                 sentences.append((claim.text, hypothesis, len(blocks)))

@@ -90,7 +90,10 @@ class NLIModel(Protocol):
     `predict` returns an (n, 3) float array in the column order of `NLI_COLUMNS`. A premise longer
     than the model's window is split into overlapping windows: the entailment and neutral
     columns come from the window that entails most, the contradiction column is the maximum over
-    windows. The same pair gets the same numbers in any batch."""
+    windows. The same pair gets the same numbers in any batch.
+
+    Optional: `hypothesis_fits(text) -> bool`, whether a hypothesis leaves room for evidence in
+    the model's window; verifiers and graders then cut longer claims into parts that fit."""
 
     name: str
 

@@ -3,6 +3,7 @@
 import pytest
 
 from rag.errors import SmallragError
+from rag.types import Claim
 from verifiers.claims import claim_hypothesis, split_claims, strip_citations
 
 
@@ -51,3 +52,42 @@ def test_bad_input_is_refused():
         claim_hypothesis("  ", "q")
     with pytest.raises(SmallragError, match="string"):
         split_claims(None)
+
+
+def test_a_claim_too_long_for_the_window_is_cut_at_clause_boundaries():
+    from verifiers.claims import claims_that_fit
+
+    def fits(text):
+        return len(text.split()) <= 6
+
+    long = Claim("Rhett is the mascot of Boston University, which is in Boston, and he wears a red sweater",
+                 (2,), 10, 99)
+    short = Claim("Paris is in France", (1,), 0, 9)
+    out = claims_that_fit([short, long], fits)
+    assert out[0] is short
+    # the first clause alone is too long: cut between words, its tail joins the next clause
+    assert [c.text for c in out[1:]] == ["Rhett is the mascot of Boston", "University, which is in Boston,",
+                                         "and he wears a red sweater"]
+    assert all(c.citations == (2,) and (c.start, c.end) == (10, 99) for c in out[1:])
+    assert all(fits(c.text) for c in out)
+    # nothing is lost: the parts put back together are the claim
+    assert " ".join(c.text for c in out[1:]) == long.text
+
+
+def test_fit_to_model_uses_the_models_own_test_with_the_question():
+    from verifiers.claims import fit_to_model
+
+    class Model:
+        seen: list[str] = []
+
+        def hypothesis_fits(self, hypothesis):
+            self.seen.append(hypothesis)
+            return len(hypothesis.split()) <= 10
+
+    claims = split_claims("Dunlop was born in Dreghorn, he moved to Belfast, and he developed the tyre there [1].")
+    model = Model()
+    parts = fit_to_model(claims, model, "Who made the tyre?")
+    assert [p.text for p in parts] == ["Dunlop was born in Dreghorn, he moved to Belfast,",
+                                       "and he developed the tyre there."]
+    assert "Who made the tyre? Dunlop was born in Dreghorn," in model.seen  # a fragment is read with the question
+    assert fit_to_model(claims, object(), None) == claims  # a model without the test: unchanged

@@ -132,3 +132,13 @@ def test_tiny_nli_folder_windows_a_long_context_and_is_batch_invariant(tmp_path)
     assert "max_length=128" in result.signature
     again = FactualityGrader(str(folder), batch_size=64).score(answers[::-1], [long_context, "paris is a city in france ."][::-1])
     assert again.scores[::-1] == result.scores
+
+
+def test_a_sentence_longer_than_the_window_is_graded_in_parts(tmp_path):
+    from verifiers.nli import HFNLIModel
+
+    model = HFNLIModel(make_classifier(tmp_path / "nli"), max_length=32)
+    long = "the cat sleeps in the house, " * 8 + "and the dog runs outside."
+    result = FactualityGrader(model).score([long + " The cat sleeps."], ["the cat sleeps in the house"])
+    parts = result.sentences[0]
+    assert len(parts) > 2 and all(model.hypothesis_fits(s.text) for s in parts)

@@ -176,3 +176,29 @@ def test_tiny_model_verdicts_are_batch_invariant(tmp_path):
            for a, e in zip(answers, evidence)]
     many = NLIVerifier(HFNLIModel(folder), calibration=None, batch_size=16).verify_batch(answers, evidence)
     assert [r.verdicts for r in one] == [r.verdicts for r in many]
+
+
+def test_a_claim_too_long_for_the_window_is_checked_in_parts():
+    class ShortWindowNLI(OverlapNLI):
+        def hypothesis_fits(self, hypothesis):
+            return len(hypothesis.split()) <= 6
+
+    model = ShortWindowNLI()
+    answer = "Paris is the capital of France, and cats purr and hunt mice [1]. The tower is brown [2]."
+    result = NLIVerifier(model, calibration=None).verify(answer, EVIDENCE)
+    assert [v.claim.text for v in result.verdicts] == ["Paris is the capital of France,",
+                                                       "and cats purr and hunt mice.", "The tower is brown."]
+    assert all(len(h.split()) <= 6 for _, h in model.calls[0])
+    assert [v.claim.citations for v in result.verdicts] == [(1,), (1,), (2,)]
+    assert [v.label for v in result.verdicts] == [SUPPORTED, SUPPORTED, SUPPORTED]
+
+
+def test_tiny_model_checks_a_sentence_longer_than_its_window(tmp_path):
+    from verifiers.nli import HFNLIModel
+
+    model = HFNLIModel(make_classifier(tmp_path / "nli"), max_length=32)
+    long = "the cat sleeps in the house, " * 8 + "and the dog runs outside [1]."
+    with pytest.raises(SmallragError, match="split it into shorter claims"):
+        model.predict([("the cat sleeps", long)])  # the model alone refuses it, with the fix
+    (verification,) = NLIVerifier(model, calibration=None).verify_batch([long], [["the cat sleeps in the house"]])
+    assert len(verification.verdicts) > 1 and all(model.hypothesis_fits(v.claim.text) for v in verification.verdicts)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from typing import Callable, Sequence
 
 from rag.chunking import sentence_spans
 from rag.errors import SmallragError
@@ -12,6 +14,10 @@ _CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _LEADING_CITATIONS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
 _WORD = re.compile(r"\w+")
+# Where a long sentence may be cut into claims: after , ; : or before a conjunction or relative
+# pronoun, or around a dash.
+_CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+|\s+(?=(?:and|but|while|whereas|although|which|who)\b)|\s+[-\u2013\u2014]\s+")
+logger = logging.getLogger(__name__)
 # A claim this short ("Paris.", "In 1887") is a fragment: it states something only together
 # with the question it answers.
 FRAGMENT_WORDS = 5
@@ -70,3 +76,53 @@ def claim_hypothesis(claim: str, question: str | None = None) -> str:
     if question is not None and question.strip() and len(_WORD.findall(claim)) <= FRAGMENT_WORDS:
         return f"{question.strip()} {claim}"
     return claim
+
+
+def _parts_that_fit(text: str, fits: Callable[[str], bool]) -> list[str]:
+    parts: list[str] = []
+    current = ""
+    for clause in (c for c in _CLAUSE_BREAK.split(text) if c.strip()):
+        joined = f"{current} {clause}".strip()
+        if fits(joined):
+            current = joined
+            continue
+        if current:
+            parts.append(current)
+        current = ""
+        for word in clause.split():  # a clause too long alone is cut between words
+            joined = f"{current} {word}".strip()
+            if current and not fits(joined):
+                parts.append(current)
+                joined = word
+            current = joined
+    if current:
+        parts.append(current)
+    return parts
+
+
+def claims_that_fit(claims: Sequence[Claim], fits: Callable[[str], bool]) -> list[Claim]:
+    """Each claim as is when `fits(claim.text)`, else cut into consecutive parts that fit.
+
+    An NLI model reads the hypothesis and the evidence in one window (128 tokens for the shipped
+    one), so a sentence that leaves no room for evidence is checked in parts: cut at clause
+    boundaries first, between words when a clause alone is too long. Each part keeps the
+    sentence's citations and character offsets, and must be supported on its own."""
+    out: list[Claim] = []
+    for claim in claims:
+        if fits(claim.text):
+            out.append(claim)
+            continue
+        parts = _parts_that_fit(claim.text, fits)
+        logger.info("a %d-character claim is too long for the NLI window: checked as %d parts",
+                    len(claim.text), len(parts))
+        out.extend(Claim(part, claim.citations, claim.start, claim.end) for part in parts)
+    return out
+
+
+def fit_to_model(claims: Sequence[Claim], model: object, question: str | None = None) -> list[Claim]:
+    """`claims_that_fit` for an NLI model that says which hypotheses fit (`hypothesis_fits`);
+    claims unchanged for one that does not."""
+    fits = getattr(model, "hypothesis_fits", None)
+    if fits is None:
+        return list(claims)
+    return claims_that_fit(claims, lambda text: bool(fits(claim_hypothesis(text, question))))

@@ -159,9 +159,18 @@ class HFNLIModel:
 
     # -- inference --------------------------------------------------------------------------
 
-    def _windows(self, premise: str, hypothesis: str, tokenizer, cache: dict) -> list[str]:
+    def _room(self, hypothesis: str, tokenizer) -> tuple[int, int]:
+        """(hypothesis tokens, tokens left for evidence in one window)."""
         n_hyp = len(tokenizer(hypothesis, add_special_tokens=False)["input_ids"])
-        room = self._max_length - n_hyp - tokenizer.num_special_tokens_to_add(pair=True)
+        return n_hyp, self._max_length - n_hyp - tokenizer.num_special_tokens_to_add(pair=True)
+
+    def hypothesis_fits(self, hypothesis: str) -> bool:
+        """Whether `hypothesis` leaves room for evidence (MIN_PREMISE_TOKENS) in one window."""
+        _model, tokenizer = self._load()
+        return self._room(hypothesis, tokenizer)[1] >= MIN_PREMISE_TOKENS
+
+    def _windows(self, premise: str, hypothesis: str, tokenizer, cache: dict) -> list[str]:
+        n_hyp, room = self._room(hypothesis, tokenizer)
         if room < MIN_PREMISE_TOKENS:
             raise SmallragError(
                 f"the hypothesis is {n_hyp} tokens, which leaves {room} for evidence in the model's "

@@ -31,7 +31,7 @@ from rag.types import (CONTRADICTED, FLAG_CITATION_NOT_SUPPORTING, FLAG_CONTRADI
                        FLAG_INVALID_CITATION, FLAG_UNCITED, SUPPORTED, UNSUPPORTED, Chunk, Claim, Hit,
                        Verdict, Verification)
 from verifiers.calibration import CALIBRATION_FILE, Calibration
-from verifiers.claims import claim_hypothesis, split_claims
+from verifiers.claims import claim_hypothesis, fit_to_model, split_claims
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,8 @@ class NLIVerifier:
             raise SmallragError(f"got {len(answers)} answers, {len(evidences)} evidence lists and "
                                 f"{len(questions)} questions; pass one of each per answer")
         started = time.perf_counter()
-        claims = [self._claims(a, i) for i, a in enumerate(answers)]
+        claims = [fit_to_model(self._claims(a, i), self.model, q if self.contextualize else None)
+                  for i, (a, q) in enumerate(zip(answers, questions))]
         blocks = [evidence_texts(e) for e in evidences]
         for i, b in enumerate(blocks):
             if not b:
