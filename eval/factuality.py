@@ -146,8 +146,9 @@ class FactualityGrader:
                 raise SmallragError(f"answer {i} has no sentence to grade (no words besides citations): "
                                     f"{answer!r:.80}")
             sentences = []
-            for claim in fit_to_model(claims, self.model, question if self.contextualize else None):
-                hypothesis = claim_hypothesis(claim.text, question if self.contextualize else None)
+            claims, read_with = fit_to_model(claims, self.model, question if self.contextualize else None)
+            for claim in claims:
+                hypothesis = claim_hypothesis(claim.text, read_with)
                 pairs.extend((block, hypothesis) for block in blocks)
                 sentences.append((claim.text, hypothesis, len(blocks)))
             plan.append(sentences)

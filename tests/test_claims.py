@@ -82,12 +82,29 @@ def test_fit_to_model_uses_the_models_own_test_with_the_question():
 
         def hypothesis_fits(self, hypothesis):
             self.seen.append(hypothesis)
-            return len(hypothesis.split()) <= 10
+            return len(hypothesis.split()) <= 24
 
-    claims = split_claims("Dunlop was born in Dreghorn, he moved to Belfast, and he developed the tyre there [1].")
+    claims = split_claims("Dunlop was born in Dreghorn in Ayrshire in the year 1840, he moved to Belfast in Ireland "
+                          "to work as a vet, and he developed the pneumatic tyre there in 1888 [1].")
     model = Model()
-    parts = fit_to_model(claims, model, "Who made the tyre?")
-    assert [p.text for p in parts] == ["Dunlop was born in Dreghorn, he moved to Belfast,",
-                                       "and he developed the tyre there."]
-    assert "Who made the tyre? Dunlop was born in Dreghorn," in model.seen  # a fragment is read with the question
-    assert fit_to_model(claims, object(), None) == claims  # a model without the test: unchanged
+    parts, question = fit_to_model(claims, model, "Who made the tyre?")
+    assert question == "Who made the tyre?"  # short enough: kept whole
+    assert [p.text for p in parts] == ["Dunlop was born in Dreghorn in Ayrshire in the year 1840, he moved to "
+                                       "Belfast in Ireland to work as a vet,",
+                                       "and he developed the pneumatic tyre there in 1888."]
+    assert all(p.citations == (1,) for p in parts)
+    assert fit_to_model(claims, object(), "q?") == (claims, "q?")  # a model without the test: unchanged
+
+
+def test_a_question_too_long_to_read_a_fragment_with_keeps_its_last_words():
+    from verifiers.claims import fit_to_model
+
+    class Model:
+        def hypothesis_fits(self, hypothesis):
+            return len(hypothesis.split()) <= 24
+
+    question = "Rhett, " + "the snarling terrier mascot of the university " * 5 + "was named after whom?"
+    claims, kept = fit_to_model(split_claims("Scarlett O'Hara"), Model(), question)
+    assert [c.text for c in claims] == ["Scarlett O'Hara"]
+    assert question.endswith(kept) and kept.endswith("was named after whom?")
+    assert len(kept.split()) == 24 - 16  # room is left for a 16-token answer

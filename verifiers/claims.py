@@ -17,6 +17,8 @@ _WORD = re.compile(r"\w+")
 # Where a long sentence may be cut into claims: after , ; : or before a conjunction or relative
 # pronoun, or around a dash.
 _CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+|\s+(?=(?:and|but|while|whereas|although|which|who)\b)|\s+[-\u2013\u2014]\s+")
+# Tokens a fragment answer may need beside its question in the NLI window.
+_ANSWER_TOKENS = 16
 logger = logging.getLogger(__name__)
 # A claim this short ("Paris.", "In 1887") is a fragment: it states something only together
 # with the question it answers.
@@ -119,10 +121,24 @@ def claims_that_fit(claims: Sequence[Claim], fits: Callable[[str], bool]) -> lis
     return out
 
 
-def fit_to_model(claims: Sequence[Claim], model: object, question: str | None = None) -> list[Claim]:
-    """`claims_that_fit` for an NLI model that says which hypotheses fit (`hypothesis_fits`);
-    claims unchanged for one that does not."""
+def fit_to_model(claims: Sequence[Claim], model: object,
+                 question: str | None = None) -> tuple[list[Claim], str | None]:
+    """(claims, question) cut to fit an NLI model that says which hypotheses fit
+    (`hypothesis_fits`); both unchanged for one that does not.
+
+    A question so long that a fragment answer read with it leaves no room for evidence keeps
+    only its last words (those next to the answer); then `claims_that_fit` cuts long claims."""
     fits = getattr(model, "hypothesis_fits", None)
     if fits is None:
-        return list(claims)
-    return claims_that_fit(claims, lambda text: bool(fits(claim_hypothesis(text, question))))
+        return list(claims), question
+    if question is not None and question.strip():
+        words = question.split()
+        room_for_answer = " ".join(["word"] * _ANSWER_TOKENS)
+        cut = 0
+        while cut < len(words) - 1 and not fits(" ".join(words[cut:] + [room_for_answer])):
+            cut += 1
+        if cut:
+            logger.info("a %d-word question is too long for the NLI window: its last %d words are kept",
+                        len(words), len(words) - cut)
+            question = " ".join(words[cut:])
+    return claims_that_fit(claims, lambda text: bool(fits(claim_hypothesis(text, question)))), question

@@ -149,16 +149,18 @@ class NLIVerifier:
             raise SmallragError(f"got {len(answers)} answers, {len(evidences)} evidence lists and "
                                 f"{len(questions)} questions; pass one of each per answer")
         started = time.perf_counter()
-        claims = [fit_to_model(self._claims(a, i), self.model, q if self.contextualize else None)
+        fitted = [fit_to_model(self._claims(a, i), self.model, q if self.contextualize else None)
                   for i, (a, q) in enumerate(zip(answers, questions))]
+        claims = [c for c, _ in fitted]
+        read_with = [q for _, q in fitted]
         blocks = [evidence_texts(e) for e in evidences]
         for i, b in enumerate(blocks):
             if not b:
                 raise SmallragError(f"answer {i} has no evidence blocks; pass the retrieved texts to verify against")
         pairs: list[tuple[str, str]] = []
-        for cs, bs, q in zip(claims, blocks, questions):
+        for cs, bs, q in zip(claims, blocks, read_with):
             for c in cs:
-                hypothesis = claim_hypothesis(c.text, q if self.contextualize else None)
+                hypothesis = claim_hypothesis(c.text, q)
                 pairs.extend((b, hypothesis) for b in bs)
         probs = self.model.predict(pairs, batch_size=self.batch_size, progress=self.progress)
         elapsed = time.perf_counter() - started
