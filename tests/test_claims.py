@@ -108,3 +108,21 @@ def test_a_question_too_long_to_read_a_fragment_with_keeps_its_last_words():
     assert [c.text for c in claims] == ["Scarlett O'Hara"]
     assert question.endswith(kept) and kept.endswith("was named after whom?")
     assert len(kept.split()) == 24 - 16  # room is left for a 16-token answer
+
+
+def test_a_sentence_that_only_points_at_sources_gives_its_citations_to_the_claim_before():
+    answer = ("Venus is hotter than Mercury because its atmosphere traps heat. This is supported by [2][3].\n"
+              "Dunlop patented the tyre [1]. Sources: [4]")
+    claims = split_claims(answer)
+    assert [c.text for c in claims] == ["Venus is hotter than Mercury because its atmosphere traps heat.",
+                                        "Dunlop patented the tyre."]
+    assert [c.citations for c in claims] == [(2, 3), (1, 4)]
+    assert answer[claims[0].start:claims[0].end].endswith("[2][3].")
+
+
+def test_a_sentence_about_support_that_states_a_fact_stays_a_claim():
+    claims = split_claims("The bridge is supported by steel cables [1]. This is supported by [2].")
+    assert [c.text for c in claims] == ["The bridge is supported by steel cables."]
+    assert claims[0].citations == (1, 2)
+    assert [c.text for c in split_claims("This is supported by evidence from 1998 surveys [3].")] == [
+        "This is supported by evidence from 1998 surveys."]

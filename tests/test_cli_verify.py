@@ -310,3 +310,36 @@ def test_an_uncited_claim_shows_its_best_block(capsys):
     print_verification(Answer("q?", "Cats purr.", (), (), "g", verification=verification))
     out = capsys.readouterr().out.splitlines()
     assert out[-2:] == ["  ? Cats purr.  (uncited)  p_entail n/a (best block [2]: 0.42)", "confidence: 0.42"]
+
+
+def test_a_claim_whose_cited_blocks_do_not_support_it_says_so_and_names_the_block_that_does(capsys):
+    from rag.cli_answer import print_verification
+    from rag.types import FLAG_CITATION_NOT_SUPPORTING, Answer, Claim, Verdict, Verification
+
+    verdict = Verdict(Claim("Dunlop patented the tyre.", (2, 3)), SUPPORTED, 0.01, 0.02, 0.97, 0.01, best_block=1,
+                      flags=(FLAG_CITATION_NOT_SUPPORTING,))
+    verification = Verification((verdict,), 1.0, 0.64, True, "fake", calibrated=True)
+    print_verification(Answer("q?", "Dunlop patented the tyre. [2][3]", (), (), "g", verification=verification))
+    line = capsys.readouterr().out.splitlines()[-2]
+    assert line == ("  \u2713 Dunlop patented the tyre.  [2] [3]  p_entail 0.01 (best block [1]: 0.97)"
+                    "  <- a cited block does not support it")
+
+
+def test_sources_list_a_supporting_block_the_answer_does_not_cite(capsys):
+    from rag.cli_answer import _print_sources
+    from rag.types import Answer, Chunk, Citation, Claim, Hit, Verdict, Verification
+
+    texts = {"bikes": "John Boyd Dunlop patented the pneumatic tyre in 1888.", "python": "Python is a language."}
+    hits = tuple(Hit(Chunk(f"c-{doc}", doc, text, 0, len(text)), 1.0, rank, "bm25")
+                 for rank, (doc, text) in enumerate(texts.items(), start=1))
+    verdict = Verdict(Claim("Dunlop patented the tyre.", (2,)), SUPPORTED, 0.01, 0.02, 0.97, 0.01, best_block=1)
+    answer = Answer("q?", "Dunlop patented the tyre. [2]", (Citation(2, "python", "c-python", texts["python"]),), hits,
+                    "g", verification=Verification((verdict,), 1.0, 0.64, True, "fake", calibrated=True))
+    _print_sources(answer)
+    out = capsys.readouterr().out.splitlines()
+    assert out[-4:] == ["Sources:", "  [2] python: Python is a language.",
+                        "Supporting blocks the answer does not cite:", f"  [1] bikes: {texts['bikes']}"]
+    unsupported = Verdict(verdict.claim, UNSUPPORTED, 0.01, 0.02, 0.3, 0.01, best_block=1)
+    _print_sources(Answer("q?", answer.text, answer.citations, hits, "g",
+                          verification=Verification((unsupported,), 0.0, 0.1, False, "fake")))
+    assert "Supporting blocks" not in capsys.readouterr().out

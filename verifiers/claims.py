@@ -17,6 +17,14 @@ _WORD = re.compile(r"\w+")
 # Where a long sentence may be cut into claims: after , ; : or before a conjunction or relative
 # pronoun, or around a dash.
 _CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+|\s+(?=(?:and|but|while|whereas|although|which|who)\b)|\s+[-\u2013\u2014]\s+")
+# A sentence that only points at sources ("This is supported by [2][3].", "Sources: [1]") states
+# nothing to check: its citations belong to the sentence before it.
+_CITATION_POINTER = re.compile(
+    r"^(?:(?:this|that|these|it|all of this|the above)\s+(?:information\s+|answer\s+)?(?:is|are|was|were|can be)\s+"
+    r"(?:supported|stated|confirmed|mentioned|described|explained|shown|found|given|documented|backed)"
+    r"(?:\s+(?:by|in|from))?|(?:sources?|references?|see|citations?)\s*:?)"
+    r"(?:\s+(?:the\s+)?(?:sources?|documents?|blocks?|context|passages?|references?|above))?\s*[.:]?$",
+    re.IGNORECASE)
 # Tokens a fragment answer may need beside its question in the NLI window.
 _ANSWER_TOKENS = 16
 logger = logging.getLogger(__name__)
@@ -42,7 +50,9 @@ def split_claims(answer: str) -> list[Claim]:
     """Sentences of `answer` (lines first, so list items stay apart) with their citations.
 
     A citation written after the full stop ("... in 1887. [2]") belongs to the sentence before
-    it; a sentence with no words left once citations are removed is not a claim."""
+    it; a sentence with no words left once citations are removed is not a claim, and neither is
+    one that only points at sources ("This is supported by [2][3]."): its citations go to the
+    sentence before it."""
     if not isinstance(answer, str):
         raise SmallragError(f"the answer must be a string, got {type(answer).__name__}")
     spans: list[tuple[int, int]] = []
@@ -62,6 +72,10 @@ def split_claims(answer: str) -> list[Claim]:
             piece = answer[start:end]
         text = strip_citations(_BULLET.sub("", piece))
         if not _WORD.search(text):
+            continue
+        if _CITATION_POINTER.match(text) and claims:
+            prev = claims[-1]
+            claims[-1] = Claim(prev.text, tuple(dict.fromkeys(prev.citations + _numbers(piece))), prev.start, end)
             continue
         claims.append(Claim(text, _numbers(piece), start, end))
     return claims
