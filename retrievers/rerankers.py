@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from rag.errors import SmallragError
+from rag.fixed_rows import fix_linear_rows
 from rag.types import Hit
 from verifiers.defaults import trained_max_length
 
@@ -121,7 +122,9 @@ class CrossEncoderReranker:
             if tokenizer.pad_token_id is None:
                 raise SmallragError(f"the tokenizer in {self.path} has no padding token; set one in its "
                                     "tokenizer_config.json")
-            model.eval().to(self.device)
+            from verifiers.batching import GEMM_ROWS
+
+            fix_linear_rows(model.eval().to(self.device), GEMM_ROWS)  # batch-invariant products
             self._tokenizer, self._model = tokenizer, model
             logger.info("loaded reranker %s (max_length %d)", self.path, self.max_length)
             return model, tokenizer

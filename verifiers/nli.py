@@ -17,9 +17,10 @@ from typing import Sequence
 import numpy as np
 
 from rag.errors import SmallragError
+from rag.fixed_rows import fix_linear_rows
 from rag.protocols import NLI_COLUMNS
 from verifiers.defaults import trained_max_length
-from verifiers.batching import LENGTH_BUCKET, ROW_MULTIPLE, length_buckets, padded_features, plan_batches  # noqa: F401
+from verifiers.batching import GEMM_ROWS, LENGTH_BUCKET, ROW_MULTIPLE, length_buckets, padded_features, plan_batches  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class HFNLIModel:
             if not getattr(tokenizer, "is_fast", False):
                 raise SmallragError(f"the NLI model in {self.path} has no fast tokenizer (tokenizer.json), "
                                     "which windowing needs; save it with a fast tokenizer")
-            model.eval().to(self.device)
+            fix_linear_rows(model.eval().to(self.device), GEMM_ROWS)  # batch-invariant products
             limit = trained_max_length(self.path, config)
             if self._max_length is None:
                 self._max_length = limit
