@@ -6,7 +6,8 @@ PIP := $(PY) -m pip
 SMALLRAG := $(VENV)/bin/smallrag
 STAMP := $(VENV)/.smallrag-installed
 DEMO_INDEX ?= .cache/demo-index
-LLAMA_CPP_VERSION := 0.3.36
+# the pin in pyproject.toml, read from there so the two cannot drift apart
+LLAMA_CPP_VERSION := $(shell sed -n 's/.*"llama-cpp-python==\([^"]*\)".*/\1/p' pyproject.toml)
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1

@@ -152,7 +152,7 @@ def print_verification(answer) -> None:
         cites = " ".join(f"[{n}]" for n in verdict.claim.citations) if verdict.claim.citations else "(uncited)"
         line = (f"  {marks.get(verdict.label, '?')} {verdict.claim.text}  {cites}  "
                 f"p_entail {_probability_text(verdict.p_entail)}")
-        if verdict.best_block is not None and (not verdict.claim.citations or verdict.best_block not in verdict.claim.citations):
+        if verdict.best_block is not None and verdict.best_block not in verdict.claim.citations:
             line += f" (best block [{verdict.best_block}]: {_probability_text(verdict.p_entail_all)})"
         problems = [_FLAG_TEXT[f] for f in verdict.flags if f in _FLAG_TEXT]
         if problems:

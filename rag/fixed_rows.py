@@ -29,7 +29,7 @@ def fix_linear_rows(model: Any, rows: int = GEMM_ROWS) -> Any:
     """Patch every `torch.nn.Linear` in `model` (in place) to run on blocks of `rows` rows."""
     import torch
 
-    if not isinstance(rows, int) or rows < 1:
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
         raise ValueError(f"rows must be a positive int, got {rows!r}")
     for module in model.modules():
         if isinstance(module, torch.nn.Linear) and getattr(module, _MARK, None) != rows:

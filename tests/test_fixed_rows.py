@@ -49,3 +49,5 @@ def test_every_linear_of_a_model_is_patched_once_and_bad_rows_are_refused():
         assert model(torch.randn(3, 4)).shape == (3, 2)
     with pytest.raises(ValueError, match="rows must be a positive int"):
         fix_linear_rows(model, rows=0)
+    with pytest.raises(ValueError, match="rows must be a positive int"):
+        fix_linear_rows(model, rows=True)

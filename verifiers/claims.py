@@ -46,6 +46,12 @@ def strip_citations(text: str) -> str:
     return re.sub(r"\s+([.,;:!?])", r"\1", _CITATION.sub("", text)).strip()
 
 
+def _cite_in_previous(claims: list[Claim], numbers: tuple[int, ...], end: int) -> None:
+    """Give `numbers` to the last claim (first-cited order kept) and stretch its span to `end`."""
+    prev = claims[-1]
+    claims[-1] = Claim(prev.text, tuple(dict.fromkeys(prev.citations + numbers)), prev.start, end)
+
+
 def split_claims(answer: str) -> list[Claim]:
     """Sentences of `answer` (lines first, so list items stay apart) with their citations.
 
@@ -65,17 +71,14 @@ def split_claims(answer: str) -> list[Claim]:
         piece = answer[start:end]
         lead = _LEADING_CITATIONS.match(piece)
         if lead and claims:
-            prev = claims[-1]
-            merged = tuple(dict.fromkeys(prev.citations + _numbers(lead.group(0))))
-            claims[-1] = Claim(prev.text, merged, prev.start, start + lead.end())
+            _cite_in_previous(claims, _numbers(lead.group(0)), start + lead.end())
             start += lead.end()
             piece = answer[start:end]
         text = strip_citations(_BULLET.sub("", piece))
         if not _WORD.search(text):
             continue
         if _CITATION_POINTER.match(text) and claims:
-            prev = claims[-1]
-            claims[-1] = Claim(prev.text, tuple(dict.fromkeys(prev.citations + _numbers(piece))), prev.start, end)
+            _cite_in_previous(claims, _numbers(piece), end)
             continue
         claims.append(Claim(text, _numbers(piece), start, end))
     return claims
