@@ -39,11 +39,13 @@ demo: setup
 	$(SMALLRAG) ask $(DEMO_INDEX) "What gas do plants release during photosynthesis, and where does it come from?"
 	$(SMALLRAG) ask $(DEMO_INDEX) "Who invented the pneumatic tyre?" --stream
 
+# every test: unit, golden and integration (the real packaged models)
 test: setup
 	$(PY) -m pytest -q -ra
 
+# no real model or server (-m "not integration"): a few minutes on a 2-core machine
 test-fast: setup
-	$(PY) -m pytest -q -m "not integration"
+	$(PY) -m pytest -q -ra -m "not integration"
 
 bench: setup
 	$(PY) benchmarks/retrieval.py

@@ -34,10 +34,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -57,7 +54,9 @@ def every_kth(rows: list, limit: int | None) -> list:
 
 def load_wmt(data: Path, limit: int | None) -> list[dict[str, Any]]:
     path = data / "mt" / "wmt17-seg-da-to-en.jsonl"
-    return every_kth([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()], limit)
+    from smallrag.core.jsonl import read_jsonl
+
+    return every_kth([record for _, record in read_jsonl(path)], limit)
 
 
 def load_stsb(data: Path, limit: int | None) -> list[tuple[str, str, float]]:
@@ -102,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import bert_score
 
-    from eval.bertscore import BERTScorer
-    from rag.models import packaged_embedder_path
+    from smallrag.eval.bertscore import BERTScorer
+    from smallrag.core.models import packaged_embedder_path
 
     model_dir = str(packaged_embedder_path())
     wmt = load_wmt(args.data, args.limit)

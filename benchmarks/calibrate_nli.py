@@ -16,20 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from verifiers.calibration import Calibration, reliability_bins  # noqa: E402
-from verifiers.defaults import DEFAULT_NLI, resolve_model_folder  # noqa: E402
-from verifiers.nli import HFNLIModel  # noqa: E402
-from verifiers.nli_verifier import NLIVerifier  # noqa: E402
+from smallrag.core.defaults import DEFAULT_NLI, resolve_model_folder  # noqa: E402
+from smallrag.core.jsonl import read_jsonl  # noqa: E402
+from smallrag.verifiers.calibration import Calibration, reliability_bins  # noqa: E402
+from smallrag.verifiers.nli import HFNLIModel  # noqa: E402
+from smallrag.verifiers.nli_verifier import NLIVerifier  # noqa: E402
 
 FIRST, LAST = 7000, 8000  # 0-based line numbers, LAST excluded
 
@@ -43,11 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     folder = resolve_model_folder(args.model, DEFAULT_NLI)
-    records = []
-    with (args.data / "qa" / "halueval_qa.jsonl").open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh):
-            if FIRST <= n < LAST:
-                records.append(json.loads(line))
+    records = [r for lineno, r in read_jsonl(args.data / "qa" / "halueval_qa.jsonl") if FIRST <= lineno - 1 < LAST]
     answers, evidence, questions, labels = [], [], [], []
     for r in records:
         for key, label in (("right_answer", 1), ("hallucinated_answer", 0)):

@@ -29,12 +29,9 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -45,19 +42,6 @@ MATCHED_WORDS = 2
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def auroc(scores: Sequence[float], labels: Sequence[int]) -> float:
-    """Area under the ROC curve (Mann-Whitney U; ties count half)."""
-    import numpy as np
-    from scipy.stats import rankdata
-
-    scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)
-    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(scores)
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def words(text: str) -> int:
@@ -75,17 +59,18 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from eval.factuality import FactualityGrader
-    from verifiers.defaults import DEFAULT_NLI, resolve_model_folder
-    from verifiers.nli import HFNLIModel
+    from smallrag.core.jsonl import read_jsonl
+    from smallrag.core.stats import auroc
+    from smallrag.eval.factuality import FactualityGrader
+    from smallrag.core.defaults import DEFAULT_NLI, resolve_model_folder
+    from smallrag.verifiers.nli import HFNLIModel
 
     model = HFNLIModel(resolve_model_folder(args.nli_model, DEFAULT_NLI))
     grader = FactualityGrader(model, batch_size=args.batch_size)
-    _ = model.max_length  # load before timing
+    model.warm_up()  # load before timing
 
-    lines = (args.data / "qa" / "halueval_qa.jsonl").read_text(encoding="utf-8").splitlines()
     end = EVAL_END if args.limit is None else min(EVAL_END, EVAL_FIRST + args.limit)
-    records = [json.loads(line) for line in lines[EVAL_FIRST:end]]
+    records = [r for lineno, r in read_jsonl(args.data / "qa" / "halueval_qa.jsonl") if EVAL_FIRST <= lineno - 1 < end]
     answers, contexts, questions, labels = [], [], [], []
     for r in records:
         for answer, label in ((r["right_answer"], 1), (r["hallucinated_answer"], 0)):
@@ -129,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(matched)} length-matched records; {speed['answers_per_s']:.1f} answers/s, "
         f"{speed['nli_pairs_per_s']:.1f} NLI pairs/s")
 
-    fever_rows = [json.loads(line) for line in
-                  (args.data / "nli" / "fever_symmetric_dev.jsonl").read_text(encoding="utf-8").splitlines()]
+    fever_rows = [r for _, r in read_jsonl(args.data / "nli" / "fever_symmetric_dev.jsonl")]
     fever_rows = fever_rows[: args.limit] if args.limit is not None else fever_rows
     fever = grader.score([r["claim"] for r in fever_rows], [r["evidence"] for r in fever_rows])
     gold = np.array([r["label"] == "SUPPORTS" for r in fever_rows])

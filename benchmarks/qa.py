@@ -27,7 +27,6 @@ import platform
 import random
 import re
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,16 +34,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from rag.prompt import INSTRUCTIONS  # noqa: E402
-from rag.types import Chunk, Hit  # noqa: E402
+from smallrag.core.stats import quantile  # noqa: E402
+from smallrag.core.types import Chunk, Hit  # noqa: E402
+from smallrag.prompt import INSTRUCTIONS  # noqa: E402
 
 QA_INSTRUCTIONS = INSTRUCTIONS + "\nAnswer with the shortest phrase that answers the question, then its citation."
 
@@ -103,22 +100,12 @@ def _measured(*results: dict[str, Any] | None) -> bool:
     return all(r is not None and "error" not in r for r in results)
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 # -- worker: one generator configuration, in its own process ---------------------------------
 
 def run_worker(config_name: str, work_file: Path, max_tokens: int) -> dict[str, Any]:
-    from eval.qa import best_score, exact_match, token_f1
-    from rag.generators.factory import make_generator
-    from rag.pipeline import RAG
+    from smallrag.eval.qa import best_score, exact_match, token_f1
+    from smallrag.generators.factory import make_generator
+    from smallrag.pipeline import RAG
 
     spec, options, _sample = CONFIGS[config_name]
     work = json.loads(work_file.read_text())
@@ -162,10 +149,10 @@ def run_worker(config_name: str, work_file: Path, max_tokens: int) -> dict[str, 
         "citation_contains_gold": sum(r["cites_gold"] for r in rows) / n,
         "gold_in_context": sum(r["gold_in_context"] for r in rows) / n,
         "no_answer_rate": sum(r["no_answer"] for r in rows) / n,
-        "ttft_p50": percentile([r["first_token"] for r in rows], 0.5),
-        "ttft_p95": percentile([r["first_token"] for r in rows], 0.95),
-        "answer_p50": percentile([r["total"] for r in rows], 0.5),
-        "answer_p95": percentile([r["total"] for r in rows], 0.95),
+        "ttft_p50": quantile([r["first_token"] for r in rows], 0.5),
+        "ttft_p95": quantile([r["first_token"] for r in rows], 0.95),
+        "answer_p50": quantile([r["total"] for r in rows], 0.5),
+        "answer_p95": quantile([r["total"] for r in rows], 0.95),
         "tokens_per_second": sum(r["completion_tokens"] for r in rows) / gen_seconds if gen_seconds > 0 else 0.0,
         "load_seconds": load_seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -177,10 +164,10 @@ def run_worker(config_name: str, work_file: Path, max_tokens: int) -> dict[str, 
 # -- parent: index, retrieve once, run each configuration ------------------------------------
 
 def prepare(data: Path, n_main: int, n_tf: int, seed: int, k: int, folder: Path) -> dict[str, Path]:
-    from eval.qa import load_squad
-    from indexes.builder import build_index
-    from indexes.config import IndexConfig
-    from retrievers.factory import open_retriever
+    from smallrag.eval.qa import load_squad
+    from smallrag.indexes.builder import build_index
+    from smallrag.indexes.config import IndexConfig
+    from smallrag.retrievers.factory import open_retriever
 
     dataset = load_squad(data / "qa" / "xquad.en.json", name="xquad-en")
     rng = random.Random(seed)

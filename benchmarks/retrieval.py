@@ -36,25 +36,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
 
-from eval.datasets import load_cranfield, load_halueval_retrieval  # noqa: E402
-from eval.metrics import hits_to_run, retrieval_metrics  # noqa: E402
-from indexes.builder import build_index  # noqa: E402
-from indexes.config import IndexConfig  # noqa: E402
-from indexes.index import Index  # noqa: E402
-from indexes.tokenizer import Tokenizer  # noqa: E402
-from rag.chunking import ChunkingConfig  # noqa: E402
-from retrievers.base import top_k  # noqa: E402
-from retrievers.factory import make_reranker, open_retriever  # noqa: E402
+from smallrag.eval.datasets import load_cranfield, load_halueval_retrieval  # noqa: E402
+from smallrag.eval.metrics import hits_to_run, retrieval_metrics  # noqa: E402
+from smallrag.indexes.builder import build_index  # noqa: E402
+from smallrag.indexes.config import IndexConfig  # noqa: E402
+from smallrag.indexes.index import Index  # noqa: E402
+from smallrag.indexes.tokenizer import Tokenizer  # noqa: E402
+from smallrag.core.chunking import ChunkingConfig  # noqa: E402
+from smallrag.retrievers.base import top_k  # noqa: E402
+from smallrag.retrievers.factory import make_reranker, open_retriever  # noqa: E402
 
 K = 100
 METRICS = ("ndcg@10", "recall@100", "mrr@10")
@@ -68,7 +65,7 @@ figures: dict[str, Any] = {}
 
 @dataclass(frozen=True)
 class RerankSetup:
-    reranker: Any  # retrievers.rerankers.CrossEncoderReranker
+    reranker: Any  # smallrag.retrievers.rerankers.CrossEncoderReranker
     fetch_k: int
     limit: int | None  # rerank only the first `limit` queries of each data set
 
@@ -422,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures["env.cpus"] = os.cpu_count()
     figures["env.repeats"] = args.repeats
 
-    from indexes.encoders import SentenceTransformerEncoder
+    from smallrag.indexes.encoders import SentenceTransformerEncoder
 
     started = time.perf_counter()
     encoder = SentenceTransformerEncoder()

@@ -1,6 +1,6 @@
 """Train smallrag's shipped cross-encoders from ../shared/data: reproduces verifiers/models/*.
 
-Both start from the packaged all-MiniLM-L6-v2 and are trained by verifiers.train (the library
+Both start from the packaged all-MiniLM-L6-v2 and are trained by smallrag.verifiers.train (the library
 function behind `smallrag train`); the training files are built in --work-dir, never in the repo.
 
 NLI (verifiers/models/nli-minilm-l6/; entailment / neutral / contradiction)
@@ -8,7 +8,7 @@ NLI (verifiers/models/nli-minilm-l6/; entailment / neutral / contradiction)
   per-epoch --eval file (the recipe is chosen on it, never on snli-dev).
 - HaluEval-QA records 0-6,999 (7,000-7,999 are held out, never trained on, for calibration);
   a seeded sample of NLI_HALUEVAL_PER_KIND pairs of each kind below (compute: see RECIPES).
-  The hypothesis is `verifiers.claims.claim_hypothesis(answer, question)`, exactly what the
+  The hypothesis is `smallrag.verifiers.claims.claim_hypothesis(answer, question)`, exactly what the
   verifier sends at run time. Per record (kinds counted in the output):
     right        knowledge + right answer                            -> entailment
     hallucinated knowledge + hallucinated answer                     -> contradiction: the passage
@@ -29,7 +29,7 @@ NLI (verifiers/models/nli-minilm-l6/; entailment / neutral / contradiction)
   knowledge sentence against the BM25-nearest other passage that lacks the answer (neutral,
   sentence-shaped: a block on the same subject that says nothing about the claim).
 - Evaluated once at the end: SNLI dev accuracy, and right-vs-hallucinated separation on the
-  held-out HaluEval 7,000-7,999 (both through verifiers.nli.HFNLIModel on the saved fp16 folder).
+  held-out HaluEval 7,000-7,999 (both through smallrag.verifiers.nli.HFNLIModel on the saved fp16 folder).
 
 Reranker (verifiers/models/reranker-minilm-l6/; one relevance logit, sigmoid)
 - HaluEval-QA questions 0-7,999 -> their own knowledge (1) plus the hardest BM25 negative (0)
@@ -66,8 +66,6 @@ from typing import Any, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -75,7 +73,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
 
-from verifiers.claims import FRAGMENT_WORDS, claim_hypothesis  # noqa: E402
+from smallrag.core.jsonl import read_jsonl  # noqa: E402
+from smallrag.verifiers.claims import FRAGMENT_WORDS, claim_hypothesis  # noqa: E402
 
 NLI_TRAIN_RECORDS = range(0, 7000)
 CALIBRATION_RECORDS = range(7000, 8000)  # never trained on: the verifier's thresholds are fitted here
@@ -121,8 +120,7 @@ def write_jsonl(path: Path, records: Sequence[dict]) -> Path:
 
 
 def load_halueval(data: Path) -> list[dict]:
-    with (data / "qa" / "halueval_qa.jsonl").open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh]
+    return [record for _, record in read_jsonl(data / "qa" / "halueval_qa.jsonl")]
 
 
 def load_snli(folder: Path, split: str) -> list[tuple[str, str, str]]:
@@ -268,9 +266,9 @@ def build_nli_files(data: Path, work: Path, seed: int, per_kind: int = NLI_HALUE
 
 def bm25_top(passages: Sequence[str], queries: Sequence[str], k: int) -> np.ndarray:
     """Indices of the top-k passages per query by smallrag's BM25 (okapi, English stopwords)."""
-    from indexes.bm25 import BM25Index
-    from indexes.tokenizer import Tokenizer
-    from retrievers.base import top_k
+    from smallrag.indexes.bm25 import BM25Index
+    from smallrag.indexes.tokenizer import Tokenizer
+    from smallrag.retrievers.base import top_k
 
     tokenize = Tokenizer()
     index = BM25Index.build([tokenize(p) for p in passages])
@@ -303,7 +301,7 @@ def build_reranker_files(data: Path, work: Path, seed: int) -> dict[str, Any]:
         train.extend({"query": record["question"], "passage": p, "label": 0, "source": f"halueval:{index}:bm25"}
                      for p in negatives)
 
-    from eval.qa import load_squad
+    from smallrag.eval.qa import load_squad
 
     xquad = load_squad(data / "qa" / "xquad.en.json")
     texts = {d.id: d.text for d in xquad.documents}
@@ -325,8 +323,8 @@ def build_reranker_files(data: Path, work: Path, seed: int) -> dict[str, Any]:
 # -- final evaluations (once, on the saved folders) ------------------------------------------
 
 def nli_final_eval(model_dir: Path, data: Path) -> dict[str, Any]:
-    from verifiers.nli import HFNLIModel
-    from verifiers.train import auroc
+    from smallrag.verifiers.nli import HFNLIModel
+    from smallrag.core.stats import auroc
 
     model = HFNLIModel(model_dir)
     figures: dict[str, Any] = {}
@@ -410,7 +408,7 @@ def git_commit() -> str | None:
 
 
 def train_task(task: str, args: argparse.Namespace, built: dict[str, Any]) -> dict[str, Any]:
-    from verifiers.train import epoch_summary, train_cross_encoder
+    from smallrag.verifiers.train import epoch_summary, train_cross_encoder
 
     recipe = dict(RECIPES[task])
     for key in ("epochs", "batch_size", "learning_rate", "max_length", "max_minutes", "max_steps"):

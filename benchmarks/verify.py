@@ -49,24 +49,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
 
-from rag.types import CONTRADICTED, SUPPORTED, Verification  # noqa: E402
-from verifiers.calibration import (CALIBRATION_FILE, Calibration, expected_calibration_error,  # noqa: E402
+from smallrag.core.jsonl import read_jsonl  # noqa: E402
+from smallrag.core.stats import auroc  # noqa: E402
+from smallrag.core.types import CONTRADICTED, SUPPORTED, Verification  # noqa: E402
+from smallrag.verifiers.calibration import (CALIBRATION_FILE, Calibration, expected_calibration_error,  # noqa: E402
                                    reliability_bins)
-from verifiers.defaults import DEFAULT_NLI, resolve_model_folder  # noqa: E402
-from verifiers.nli import HFNLIModel  # noqa: E402
-from verifiers.nli_verifier import NLIVerifier  # noqa: E402
+from smallrag.core.defaults import DEFAULT_NLI, resolve_model_folder  # noqa: E402
+from smallrag.verifiers.nli import HFNLIModel  # noqa: E402
+from smallrag.verifiers.nli_verifier import NLIVerifier  # noqa: E402
 
-CLASSES = ("entailment", "neutral", "contradiction")  # = rag.protocols.NLI_COLUMNS
+CLASSES = ("entailment", "neutral", "contradiction")  # = smallrag.core.protocols.NLI_COLUMNS
 FEVER_LABELS = {"SUPPORTS": "entailment", "REFUTES": "contradiction"}
 HALUEVAL_FIRST, HALUEVAL_END = 8000, 10000  # evaluation-only records, 0-based lines, end excluded
 LENGTH_MATCH_WORDS = 2
@@ -126,30 +125,25 @@ def load_snli(data: Path, limit: int | None) -> list[Pair]:
 
 
 def load_fever(data: Path, limit: int | None) -> list[Pair]:
-    pairs = []
-    with (data / "nli" / "fever_symmetric_dev.jsonl").open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                r = json.loads(line)
-                if _WORD.search(r["evidence"]) and _WORD.search(r["claim"]):
-                    pairs.append(Pair(r["evidence"].strip(), r["claim"].strip(), FEVER_LABELS[r["label"]]))
+    pairs = [Pair(r["evidence"].strip(), r["claim"].strip(), FEVER_LABELS[r["label"]])
+             for _, r in read_jsonl(data / "nli" / "fever_symmetric_dev.jsonl")
+             if _WORD.search(r["evidence"]) and _WORD.search(r["claim"])]
     return pairs[:limit] if limit else pairs
 
 
 def load_halueval(data: Path, limit: int | None) -> tuple[list[QARecord], int]:
     """Evaluation records whose answers and knowledge hold words, and how many were skipped."""
     records, skipped = [], 0
-    with (data / "qa" / "halueval_qa.jsonl").open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh):
-            if not HALUEVAL_FIRST <= n < HALUEVAL_END:
-                continue
-            r = json.loads(line)
-            if not all(_WORD.search(r[k]) for k in ("right_answer", "hallucinated_answer", "knowledge")):
-                skipped += 1
-                continue
-            records.append(QARecord(n, r["knowledge"], r["question"], r["right_answer"], r["hallucinated_answer"]))
-            if limit and len(records) >= limit:
-                break
+    for lineno, r in read_jsonl(data / "qa" / "halueval_qa.jsonl"):
+        n = lineno - 1  # records are numbered from 0, as in the training split
+        if not HALUEVAL_FIRST <= n < HALUEVAL_END:
+            continue
+        if not all(_WORD.search(r[k]) for k in ("right_answer", "hallucinated_answer", "knowledge")):
+            skipped += 1
+            continue
+        records.append(QARecord(n, r["knowledge"], r["question"], r["right_answer"], r["hallucinated_answer"]))
+        if limit and len(records) >= limit:
+            break
     return records, skipped
 
 
@@ -175,19 +169,6 @@ def subsample(items: Sequence, n: int, seed: int = SEED) -> list:
 
 
 # -- metrics ----------------------------------------------------------------------------------
-
-def auroc(scores: Sequence[float], labels: Sequence[int]) -> float:
-    """Area under the ROC curve (Mann-Whitney U, ties count half); NaN without both classes."""
-    from scipy.stats import rankdata
-
-    s = np.asarray(scores, dtype=np.float64)
-    y = np.asarray(labels).astype(bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return math.nan
-    ranks = rankdata(s)
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
 
 def verdict_class(verification: Verification) -> str:
     """An answer's NLI class from its verdicts: any contradicted claim -> contradiction, every
@@ -420,7 +401,7 @@ def detector_section(detector, nli: dict[str, tuple[list[Pair], np.ndarray]], n:
     AUROC on a seeded subsample, FEVER-Symmetric REFUTES-vs-SUPPORTS AUROC and binary accuracy
     (the detector at its default threshold; the NLI model by P(contradict) > P(entail)). `nli` is
     what nli_full returned, so the NLI model does not run again."""
-    from verifiers.contradiction import DEFAULT_THRESHOLD
+    from smallrag.verifiers.contradiction import DEFAULT_THRESHOLD
 
     say(f"== optional contradiction detector ({detector.name}) vs the NLI model's P(contradiction) ==")
     for dataset, keep in (("snli", n), ("fever", None)):
@@ -505,8 +486,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--detector-pairs must be at least 2")
     detector = None
     if args.detector:
-        from rag.errors import SmallragError
-        from verifiers.contradiction import OnnxContradictionDetector
+        from smallrag.core.errors import SmallragError
+        from smallrag.verifiers.contradiction import OnnxContradictionDetector
 
         detector = OnnxContradictionDetector()
         try:  # loads it: a missing extra fails here, before the long NLI runs
@@ -542,10 +523,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         detector_section(detector, nli, args.detector_pairs)
 
     if not args.skip_judge:
-        from verifiers.cascade import CascadeVerifier
-        from verifiers.llm_judge import LLMJudgeVerifier
+        from smallrag.verifiers.cascade import CascadeVerifier
+        from smallrag.generators.factory import make_generator
+        from smallrag.verifiers.llm_judge import DEFAULT_JUDGE_GENERATOR, LLMJudgeVerifier
 
-        judge = LLMJudgeVerifier(args.judge)
+        judge = LLMJudgeVerifier(make_generator(args.judge if args.judge is not None else DEFAULT_JUDGE_GENERATOR))
         started = time.perf_counter()
         judge.judge_pairs([("The sky is blue.", "The sky is blue.")])  # loads the generator
         say(f"  judge {judge.name} loaded in {time.perf_counter() - started:.1f} s")

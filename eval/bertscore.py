@@ -26,7 +26,7 @@ Where we differ from bert-score, on purpose:
   a forward pass holds at least MIN_TOKENS_PER_PASS tokens (rows are repeated to get there), so
   a text meets the same kernels whatever else is scored with it (measured on this CPU: the
   linear layers round differently when a pass holds fewer than ~11 tokens, identically for any
-  larger count), and every linear layer computes on fixed blocks of rows (rag/fixed_rows.py:
+  larger count), and every linear layer computes on fixed blocks of rows (core/fixed_rows.py:
   on an AMX Xeon the matrix library's thread split moved F1 by up to 1.2e-7, 4e-4 in bfloat16,
   with the batch size). bert-score's numbers move by ~1e-7 with the batch composition.
 
@@ -36,8 +36,8 @@ Speed: each distinct text is tokenized once (fast tokenizer, one call), embedded
 
 Precision: `precision="float32"` (default) is the exact mode above. `precision="bfloat16"` runs
 the encoder's matrix products in bfloat16 (torch CPU autocast; layer norms and softmax stay
-float32) and is about 1.8x faster on a CPU with AVX512-BF16, at the cost of exactness: F1 moves
-by up to ~1e-3 per pair (measured by benchmarks/bertscore.py, which reports both modes). The
+float32) and is about 2.0x faster on a CPU with AVX512-BF16, at the cost of exactness: F1 moves
+by up to 1.7e-3 per pair (measured by benchmarks/bertscore.py, which reports both modes). The
 signature names the precision, so scores of the two modes are never mistaken for each other.
 
 Long texts: tokens past the model's window (`max_length`, default the tokenizer's limit capped by
@@ -55,20 +55,21 @@ import csv
 import json
 import logging
 import math
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from rag.errors import SmallragError
-from rag.fixed_rows import fix_linear_rows
+from smallrag.core.checks import check_int
+from smallrag.core.errors import SmallragError
+from smallrag.core.fixed_rows import fix_linear_rows
+from smallrag.core.local_model import LocalModel
 
 logger = logging.getLogger(__name__)
 
 MIN_TOKENS_PER_PASS = 32
-# Rows per linear-layer product (rag/fixed_rows.py): a pass holds about batch_size x TOKENS_PER_TEXT
+# Rows per linear-layer product (core/fixed_rows.py): a pass holds about batch_size x TOKENS_PER_TEXT
 # = 4,096 tokens by default, so large blocks cost little; on the linear layers alone, 1024 rows
 # take 1.14x the time of one unblocked product in float32 (256 rows: 1.4x).
 GEMM_ROWS = 1024
@@ -188,7 +189,7 @@ def _check_texts(cands: Sequence[str], refs: Sequence[str | Sequence[str]]) -> l
     return groups
 
 
-class BERTScorer:
+class BERTScorer(LocalModel):
     """BERTScore with a local encoder (default: the packaged all-MiniLM-L6-v2).
 
     `batch_size` x 64 tokens go through the model at once (more short texts, fewer long ones).
@@ -196,23 +197,23 @@ class BERTScorer:
     bert-score's idf=True) or a list of reference texts (a fixed idf corpus, counted once).
     `baseline`: None or a bert-score baseline file. `max_length`: the token window (texts are cut
     to it). `precision`: "float32" (exact, equal to bert-score) or "bfloat16" (faster, F1 within
-~1e-3). Construction reads config files only; the model loads on the first `score`."""
+1.7e-3). Construction reads config files only; the model loads on the first `score`."""
 
     def __init__(self, model: str | Path | None = None, *, layer: int | None = None,
                  idf: bool | Sequence[str] = False, baseline: str | Path | None = None, batch_size: int = 64,
                  device: str = "cpu", max_length: int | None = None, precision: str = "float32",
                  progress: bool = False) -> None:
-        from rag.models import resolve_embedder
+        from smallrag.core.models import resolve_embedder
 
-        self.name, self.path = resolve_embedder(str(model) if model is not None else None)
+        name, path = resolve_embedder(str(model) if model is not None else None)
+        super().__init__(path, name=name, device=device)
         self._hf_path = _transformer_folder(self.path)
         self._config = json.loads((self._hf_path / "config.json").read_text(encoding="utf-8"))
         n_layers = _layer_count(self._config)
         if layer is None:
             layer = default_layer(self.name, self._config)
-        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer <= n_layers:
-            raise SmallragError(f"layer must be a whole number from 0 (embeddings) to {n_layers} "
-                                f"(the model's last layer), got {layer!r}")
+        check_int("layer", layer, minimum=0, maximum=n_layers,
+                  expected=f"a whole number from 0 (embeddings) to {n_layers} (the model's last layer)")
         self.layer = layer
         if isinstance(idf, bool):
             self._idf_corpus: list[str] | None = None
@@ -225,22 +226,15 @@ class BERTScorer:
         self.idf = idf if isinstance(idf, bool) else True
         self.baseline_path = Path(baseline).expanduser() if baseline is not None else None
         self.baseline = read_baseline(self.baseline_path, layer) if self.baseline_path is not None else None
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise SmallragError(f"batch_size must be a positive whole number, got {batch_size!r}")
-        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
-                                       or max_length < 2):
-            raise SmallragError(f"max_length must be a whole number of tokens >= 2, got {max_length!r}")
+        check_int("batch_size", batch_size, minimum=1, expected="a positive whole number")
+        check_int("max_length", max_length, minimum=2, optional=True, expected="a whole number of tokens >= 2")
         if precision not in PRECISIONS:
             raise SmallragError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}; "
                                 "float32 is exact (equal to bert-score), bfloat16 is faster")
         self.precision = precision
         self.batch_size = batch_size
-        self.device = device
         self.progress = progress
         self._max_length = max_length
-        self._lock = threading.Lock()
-        self._model = None
-        self._tokenizer = None
         self._hidden_state_index: int | None = None  # set when layers could not be cut off
         self._corpus_idf: np.ndarray | None = None
         self._signature: str | None = None
@@ -248,44 +242,38 @@ class BERTScorer:
     # -- loading ----------------------------------------------------------------------------
 
     def _load(self):
-        with self._lock:
-            if self._model is not None:
-                return self._model, self._tokenizer
-            import torch
-            from transformers import AutoModel, AutoTokenizer
+        import torch
+        from transformers import AutoModel, AutoTokenizer
 
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(self._hf_path)
-                model = AutoModel.from_pretrained(self._hf_path, dtype=torch.float32)
-            except (OSError, ValueError) as exc:
-                raise SmallragError(f"cannot load the encoder in {self._hf_path}: {exc}") from exc
-            if not _cut_layers(model, self.layer):
-                self._hidden_state_index = self.layer
-            fix_linear_rows(model.eval().to(self.device), GEMM_ROWS)  # batch-invariant products
-            positions = int(self._config.get("max_position_embeddings", 512))
-            if "roberta" in str(self._config.get("model_type", "")):
-                positions -= 2  # RoBERTa's positions start after the padding index
-            limit = positions
-            tok_limit = getattr(tokenizer, "model_max_length", None)
-            if isinstance(tok_limit, int) and 0 < tok_limit < 100_000:
-                limit = min(limit, tok_limit)
-            self._max_length = min(self._max_length, limit) if self._max_length is not None else limit
-            self._tokenizer, self._model = tokenizer, model
-            logger.info("loaded BERTScore encoder %s (layer %d, window %d)", self._hf_path, self.layer,
-                        self._max_length)
-            return model, tokenizer
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(self._hf_path)
+            model = AutoModel.from_pretrained(self._hf_path, dtype=torch.float32)
+        except (OSError, ValueError) as exc:
+            raise SmallragError(f"cannot load the encoder in {self._hf_path}: {exc}") from exc
+        if not _cut_layers(model, self.layer):
+            self._hidden_state_index = self.layer
+        fix_linear_rows(model.eval().to(self.device), GEMM_ROWS)  # batch-invariant products
+        positions = int(self._config.get("max_position_embeddings", 512))
+        if "roberta" in str(self._config.get("model_type", "")):
+            positions -= 2  # RoBERTa's positions start after the padding index
+        limit = positions
+        tok_limit = getattr(tokenizer, "model_max_length", None)
+        if isinstance(tok_limit, int) and 0 < tok_limit < 100_000:
+            limit = min(limit, tok_limit)
+        self._max_length = min(self._max_length, limit) if self._max_length is not None else limit
+        logger.info("loaded BERTScore encoder %s (layer %d, window %d)", self._hf_path, self.layer,
+                    self._max_length)
+        return model, tokenizer
 
     @property
     def max_length(self) -> int:
-        self._load()
+        self.loaded()
         return int(self._max_length)
 
     @property
     def signature(self) -> str:
         if self._signature is None:
-            from rag.models import model_fingerprint
-
-            from eval.signature import file_tag, model_tag, signature, texts_tag
+            from smallrag.eval.signature import file_tag, model_tag, signature, texts_tag
 
             if self._idf_corpus is not None:
                 idf = f"corpus-{texts_tag(self._idf_corpus)}"
@@ -293,7 +281,7 @@ class BERTScorer:
                 idf = str(self.idf)
             baseline = file_tag(self.baseline_path) if self.baseline_path is not None else "none"
             self._signature = signature("bertscore", [
-                ("model", model_tag(self.name, model_fingerprint(self.path))), ("layer", self.layer),
+                ("model", model_tag(self.name, self.fingerprint)), ("layer", self.layer),
                 ("idf", idf), ("baseline", baseline), ("max_length", self.max_length)]
                 + ([("precision", self.precision)] if self.precision != "float32" else []))
         return self._signature
@@ -302,7 +290,7 @@ class BERTScorer:
 
     def _tokenize(self, texts: list[str]) -> dict[str, list[int]]:
         """Token ids (with special tokens, cut to the window) of each distinct stripped text."""
-        _model, tokenizer = self._load()
+        _model, tokenizer = self.loaded()
         todo = [t for t in dict.fromkeys(texts)]
         if not todo:
             return {}
@@ -321,9 +309,10 @@ class BERTScorer:
     def _embed(self, token_ids: dict[str, list[int]]) -> dict[str, np.ndarray]:
         """Unit-norm token embeddings, (n_tokens, dim) float32, of each text."""
         import torch
-        from tqdm.auto import tqdm
 
-        model, tokenizer = self._load()
+        from smallrag.core.progress import track
+
+        model, tokenizer = self.loaded()
         texts = list(token_ids)
         lengths = [len(token_ids[t]) for t in texts]
         buckets = [min(self._max_length, math.ceil(n / LENGTH_BUCKET) * LENGTH_BUCKET) for n in lengths]
@@ -345,7 +334,7 @@ class BERTScorer:
         low_precision = torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16,
                                        enabled=self.precision == "bfloat16")
         with torch.inference_mode(), low_precision:
-            for batch in tqdm(batches, desc="bertscore", unit="batch", disable=not self.progress):
+            for batch in track(batches, "bertscore", "batch", self.progress):
                 length = buckets[batch[0]]
                 padded = batch + [batch[0]] * max(0, math.ceil(MIN_TOKENS_PER_PASS / length) - len(batch))
                 ids = torch.full((len(padded), length), pad_id, dtype=torch.long)
@@ -368,7 +357,7 @@ class BERTScorer:
 
     def _idf_weights(self, corpus_ids: list[list[int]]) -> np.ndarray:
         """Per token id: log((M + 1) / (df + 1)); ids never seen get log(M + 1)."""
-        _model, tokenizer = self._load()
+        _model, tokenizer = self.loaded()
         size = max(len(tokenizer), int(self._config.get("vocab_size", 0)))
         df = np.zeros(size, dtype=np.int64)
         for ids in corpus_ids:
@@ -377,7 +366,7 @@ class BERTScorer:
 
     def _weights(self, ids: list[int], idf: np.ndarray | None) -> np.ndarray | None:
         """Normalised token weights, or None when no token carries weight (an empty text)."""
-        _model, tokenizer = self._load()
+        _model, tokenizer = self.loaded()
         w = idf[ids].astype(np.float32) if idf is not None else np.ones(len(ids), dtype=np.float32)
         specials = np.isin(ids, [t for t in (tokenizer.cls_token_id, tokenizer.sep_token_id) if t is not None])
         w[specials] = 0.0

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from rag.errors import SmallragError
-from rag.types import Document
+from smallrag.core.checks import is_int
+from smallrag.core.errors import SmallragError
+from smallrag.core.jsonl import json_object, parse_json_line, read_jsonl
+from smallrag.core.types import Document
 
 
 @dataclass(frozen=True)
@@ -78,18 +80,17 @@ def load_halueval_retrieval(path: str | Path, limit: int | None = None) -> Retri
     passage_ids: dict[str, str] = {}
     queries: dict[str, str] = {}
     qrels: dict[str, dict[str, int]] = {}
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh):
-            if limit is not None and n >= limit:
-                break
-            record = json.loads(line)
-            knowledge = record["knowledge"]
-            doc_id = passage_ids.get(knowledge)
-            if doc_id is None:
-                doc_id = passage_ids[knowledge] = f"k{n}"
-                documents.append(Document(id=doc_id, text=knowledge))
-            queries[f"q{n}"] = record["question"]
-            qrels[f"q{n}"] = {doc_id: 1}
+    for lineno, record in read_jsonl(path):
+        n = lineno - 1  # ids count records from 0
+        if limit is not None and n >= limit:
+            break
+        knowledge = record["knowledge"]
+        doc_id = passage_ids.get(knowledge)
+        if doc_id is None:
+            doc_id = passage_ids[knowledge] = f"k{n}"
+            documents.append(Document(id=doc_id, text=knowledge))
+        queries[f"q{n}"] = record["question"]
+        qrels[f"q{n}"] = {doc_id: 1}
     return RetrievalDataset("halueval-qa", documents, queries, qrels)
 
 
@@ -164,6 +165,14 @@ def _read(path: Path, what: str) -> tuple[str, str]:
     return _decode(path, data), hashlib.sha256(data).hexdigest()
 
 
+def _parse_json(path: Path, text: str) -> Any:
+    """A whole-file JSON value; an error names the line where the JSON breaks."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SmallragError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+
+
 def _json_lines(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
     """(line number, object) per line. A blank line inside the file is an error; blank lines at
     the very end (a trailing newline or two) are not."""
@@ -174,15 +183,10 @@ def _json_lines(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
         raise SmallragError(f"{path} is empty; it needs one JSON object per line")
     records = []
     for lineno, line in enumerate(lines, 1):
+        where = f"{path}:{lineno}"
         if not line.strip():
-            raise SmallragError(f"{path}:{lineno}: empty line; JSON lines files hold one JSON object on every line")
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SmallragError(f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(record, dict):
-            raise SmallragError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-        records.append((lineno, record))
+            raise SmallragError(f"{where}: empty line; JSON lines files hold one JSON object on every line")
+        records.append((lineno, json_object(parse_json_line(line, where), where)))
     return records
 
 
@@ -199,7 +203,7 @@ def _id_field(where: str, record: Mapping[str, Any], key: str, example: str) -> 
     if key not in record:
         raise SmallragError(f"{where}: missing field {key!r} (expected e.g. {example})")
     value = record[key]
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+    if not (isinstance(value, str) or is_int(value)) or not str(value).strip():
         raise SmallragError(f"{where}: field {key!r} must be a non-empty string or an integer, got {value!r:.60}")
     return str(value)
 
@@ -210,7 +214,7 @@ def _string_list(where: str, record: Mapping[str, Any], key: str) -> tuple[str, 
         return ()
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+    if not isinstance(value, list) or not all(isinstance(v, str) or is_int(v) for v in value):
         raise SmallragError(f"{where}: field {key!r} must be a list of strings, got {value!r:.60}")
     items = tuple(str(v) for v in value)
     if any(not v.strip() for v in items):
@@ -245,10 +249,7 @@ def load_qa_jsonl(path: str | Path) -> EvalDataset:
 
 
 def _squad_examples(path: Path, text: str) -> tuple[list[Document], list[EvalExample]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SmallragError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    data = _parse_json(path, text)
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise SmallragError(f"{path} is not a SQuAD-format file: expected an object with a \"data\" list")
     documents, examples, seen = [], [], {}
@@ -285,14 +286,6 @@ def _squad_examples(path: Path, text: str) -> tuple[list[Document], list[EvalExa
     if not examples:
         raise SmallragError(f"{path} holds no questions")
     return documents, examples
-
-
-def load_squad_eval(path: str | Path) -> EvalDataset:
-    """A SQuAD-format file (v1.1 or v2.0; unanswerable v2 questions get no gold answers)."""
-    path = Path(path)
-    text, digest = _read(path, "SQuAD-format file")
-    documents, examples = _squad_examples(path, text)
-    return EvalDataset(path.stem, "squad", str(path), tuple(examples), tuple(documents), digest)
 
 
 def _read_qrels(path: Path, text: str) -> dict[str, dict[str, int]]:
@@ -376,10 +369,7 @@ def load_eval_dataset(path: str | Path) -> EvalDataset:
         text, digest = _read(path, "dataset file")
         stripped = text.lstrip()
         if stripped.startswith("["):
-            try:
-                rows = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise SmallragError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            rows = _parse_json(path, text)
             for i, row in enumerate(rows):
                 if not isinstance(row, dict):
                     raise SmallragError(f"{path}: [{i}]: expected a JSON object, got {type(row).__name__}")

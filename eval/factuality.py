@@ -1,12 +1,12 @@
 """Factuality of answers against their context, graded by an NLI model (SummaC zero-shot style).
 
 For each answer:
-1. split it into sentences (`verifiers.claims.split_claims`: citation markers are removed);
+1. split it into sentences (`smallrag.verifiers.claims.split_claims`: citation markers are removed);
 2. turn each sentence into an NLI hypothesis (`claim_hypothesis`: a fragment such as "Paris."
    is read together with its question, when questions are given);
 3. check it against every context block (the context may be one text or a list of blocks); a
    block longer than the model's window is split into overlapping windows by the NLI model
-   (`verifiers.nli.HFNLIModel`), so entailment is the maximum over blocks and windows;
+   (`smallrag.verifiers.nli.HFNLIModel`), so entailment is the maximum over blocks and windows;
 4. the answer's score is the MEAN over its sentences of each sentence's maximum entailment
    probability (SummaC-ZS aggregates with the mean too; one unsupported sentence in four costs a
    quarter of the score, where the verifier's min would make it 0);
@@ -27,8 +27,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rag.errors import SmallragError
-from rag.protocols import NLIModel
+from smallrag.core.checks import check_int, check_number
+from smallrag.core.errors import SmallragError
+from smallrag.core.protocols import NLIModel
+from smallrag.verifiers.nli import UsesNLIModel
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +80,7 @@ def _blocks(context: Any, i: int) -> list[str]:
     return blocks
 
 
-class FactualityGrader:
+class FactualityGrader(UsesNLIModel):
     """Grades answers against contexts with an NLI model (default: the shipped MiniLM NLI model).
 
     `nli` is an NLIModel, a model folder, a shipped model name or None. Construction is cheap:
@@ -86,44 +88,27 @@ class FactualityGrader:
 
     def __init__(self, nli: NLIModel | str | Path | None = None, *, contextualize: bool = True,
                  contradiction_threshold: float = 0.5, batch_size: int = 32, progress: bool = False) -> None:
-        if not 0.0 < contradiction_threshold <= 1.0:
-            raise SmallragError(f"contradiction_threshold must be in (0, 1], got {contradiction_threshold!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise SmallragError(f"batch_size must be a positive whole number, got {batch_size!r}")
-        self._spec = nli
-        self._model: NLIModel | None = nli if not isinstance(nli, (str, Path, type(None))) else None
+        check_number("contradiction_threshold", contradiction_threshold, above=0.0, maximum=1.0, expected="in (0, 1]")
+        check_int("batch_size", batch_size, minimum=1, expected="a positive whole number")
+        self._set_nli_model(nli)
         self.contextualize = contextualize
         self.contradiction_threshold = contradiction_threshold
         self.batch_size = batch_size
         self.progress = progress
 
     @property
-    def model(self) -> NLIModel:
-        if self._model is None:
-            from verifiers.defaults import DEFAULT_NLI, resolve_model_folder
-            from verifiers.nli import HFNLIModel
-
-            self._model = HFNLIModel(resolve_model_folder(self._spec, DEFAULT_NLI))
-        return self._model
-
-    @property
     def signature(self) -> str:
-        from eval.signature import model_tag, signature
+        from smallrag.eval.signature import nli_signature
 
-        model = self.model
-        fields: list[tuple[str, object]] = [("model", model_tag(model.name, model.fingerprint)),
-                                            ("aggregate", AGGREGATE), ("contextualize", self.contextualize),
-                                            ("contradiction_threshold", self.contradiction_threshold)]
-        window = getattr(model, "max_length", None)
-        if isinstance(window, int):
-            fields.append(("max_length", window))
-        return signature("factuality", fields)
+        return nli_signature("factuality", self.model, [
+            ("aggregate", AGGREGATE), ("contextualize", self.contextualize),
+            ("contradiction_threshold", self.contradiction_threshold)])
 
     def score(self, answers: Sequence[str], contexts: Sequence[str | Sequence[str]],
               questions: Sequence[str | None] | None = None) -> FactualityResult:
-        from rag.types import CONTRADICTED
-        from verifiers.claims import claim_hypothesis, fit_to_model, split_claims
-        from verifiers.nli_verifier import label_claim
+        from smallrag.core.types import CONTRADICTED
+        from smallrag.verifiers.claims import claim_hypothesis, fit_to_model, split_claims
+        from smallrag.verifiers.nli_verifier import label_claim
 
         for name, value in (("answers", answers), ("contexts", contexts), ("questions", questions)):
             if isinstance(value, (str, bytes)):

@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from rag.errors import SmallragError
+from smallrag.core.errors import SmallragError
 
 DEFAULT_METRICS = ("ndcg@10", "recall@100", "mrr@10")
 
@@ -98,7 +98,7 @@ def retrieval_metrics_per_query(qrels: Mapping[str, Mapping[str, int]], run: Map
 
 
 def hits_to_run(query_ids: Sequence[str], hits_per_query: Iterable[Sequence]) -> dict[str, dict[str, float]]:
-    """A document-level ranx-style run from per-query lists of `rag.types.Hit`.
+    """A document-level ranx-style run from per-query lists of `smallrag.core.types.Hit`.
 
     Several chunks of one document collapse to the document's best hit (lowest rank);
     documents are inserted best first, so ties in score keep the retriever's order."""
@@ -137,7 +137,7 @@ class CitationScore:
 
 def _contains(haystack: str, needle: str) -> bool:
     """Normalised containment on word boundaries: 'paris' is in 'paris france', not in 'parisian'."""
-    from eval.qa import normalize_answer
+    from smallrag.eval.qa import normalize_answer
 
     needle = normalize_answer(needle)
     return bool(needle) and f" {needle} " in f" {normalize_answer(haystack)} "
@@ -161,7 +161,7 @@ def citation_scores_by_answer(cited_texts: Sequence[str], gold_answers: Sequence
 
 def citation_scores_by_nli(claims: Sequence[tuple[str, Sequence[str]]], nli: Any, *,
                            threshold: float = ENTAIL_THRESHOLD, batch_size: int = 32) -> CitationScore:
-    """Citations judged by an NLI model (`rag.protocols.NLIModel`), after ALCE (Gao et al. 2023).
+    """Citations judged by an NLI model (`smallrag.core.protocols.NLIModel`), after ALCE (Gao et al. 2023).
 
     `claims`: (claim text, texts of the chunks it cites) per claim of one answer.
     - recall = the share of claims entailed by their cited chunks joined together (a claim
@@ -172,7 +172,7 @@ def citation_scores_by_nli(claims: Sequence[tuple[str, Sequence[str]]], nli: Any
     "Entails" means p(entailment) >= `threshold`."""
     import numpy as np
 
-    from rag.protocols import NLI_COLUMNS
+    from smallrag.core.protocols import NLI_COLUMNS
 
     if not 0.0 < threshold <= 1.0:
         raise SmallragError(f"threshold must be in (0, 1], got {threshold!r}")

@@ -47,7 +47,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from rag.errors import SmallragError
+from smallrag.core.checks import check_int, is_number
+from smallrag.core.errors import SmallragError
 
 DEFAULT_CPU_WATTS = 10.0
 DEFAULT_GRID_INTENSITY = 475.0  # g CO2e per kWh
@@ -80,7 +81,7 @@ class PerResult:
 
 
 def _non_negative(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+    if not is_number(value) or math.isnan(value) or value < 0:
         raise SmallragError(f"{name} must be a non-negative number, got {value!r}")
     return float(value)
 
@@ -121,8 +122,7 @@ def energy_estimate(cpu_seconds: float, answers: int, *, cpu_watts: float = DEFA
     cpu_seconds = _non_negative("cpu_seconds", cpu_seconds)
     cpu_watts = _non_negative("cpu_watts", cpu_watts)
     grid_intensity = _non_negative("grid_intensity", grid_intensity)
-    if isinstance(answers, bool) or not isinstance(answers, int) or answers <= 0:
-        raise SmallragError(f"answers must be a positive whole number, got {answers!r}")
+    check_int("answers", answers, minimum=1, expected="a positive whole number")
     joules = cpu_seconds * cpu_watts
     kwh = joules / JOULES_PER_KWH
     co2 = kwh * grid_intensity

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from rag.errors import SmallragError
-from rag.types import Document
+from smallrag.core.errors import SmallragError
+from smallrag.core.types import Document
 
 _PUNCTUATION = set(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -41,6 +41,14 @@ def token_f1(prediction: str, gold: str) -> float:
     precision = same / len(pred_tokens)
     recall = same / len(gold_tokens)
     return 2 * precision * recall / (precision + recall)
+
+
+def contains_answer(prediction: str, gold: str) -> float:
+    """1.0 when the normalised gold answer stands in the normalised prediction as whole words
+    ("... the limit is 128." contains "128"): sentence-form answers score as they should, where
+    token F1 punishes every extra word. ALCE calls this str_em."""
+    needle = normalize_answer(gold)
+    return float(bool(needle) and f" {needle} " in f" {normalize_answer(prediction)} ")
 
 
 def best_score(metric, prediction: str, golds: Sequence[str]) -> float:

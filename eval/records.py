@@ -19,13 +19,17 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from eval.datasets import EvalExample
-from rag.errors import SmallragError
+from smallrag.core.errors import SmallragError
+from smallrag.core.jsonl import parse_json_line
+from smallrag.eval.datasets import EvalExample
 
 logger = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.jsonl"
-CORRECT_F1 = 0.5  # an answer counts as correct (for the reliability diagram) at token F1 >= this
+# `correct` (the reliability diagram's truth) is answer containment: the normalised gold answer
+# stands in the normalised answer. Token F1 >= 0.5, used before, marked "... is 128." wrong.
+CORRECT_BY = "contains"
+NLI_CORRECT = 0.5  # nli_correct: P(answer entails the gold answer, read with its question) >= this
 _CITATION_MARKS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
@@ -49,10 +53,10 @@ def _compact_answer(answer) -> dict[str, Any]:
 
 
 def _citation_scores(example: EvalExample, answer, nli: Any) -> tuple[float | None, float | None, str | None]:
-    from eval.metrics import citation_scores_by_answer, citation_scores_by_nli
+    from smallrag.eval.metrics import citation_scores_by_answer, citation_scores_by_nli
 
     if nli is not None:
-        from verifiers.claims import split_claims
+        from smallrag.verifiers.claims import split_claims
 
         hits = answer.hits
         claims = [(c.text, [hits[n - 1].chunk.text for n in c.citations if 1 <= n <= len(hits)])
@@ -70,12 +74,25 @@ def _citation_scores(example: EvalExample, answer, nli: Any) -> tuple[float | No
     return score.precision, score.recall, score.method
 
 
+def _nli_correct(short: str, example: EvalExample, nli: Any) -> float | None:
+    """1.0 when the answer entails one of the gold answers read with the question (P >= NLI_CORRECT),
+    0.0 when it entails none; None without an NLI model (--citation-nli) or an answer."""
+    if nli is None or not short.strip():
+        return None
+    from smallrag.core.protocols import NLI_COLUMNS
+    from smallrag.verifiers.claims import claim_hypothesis
+
+    pairs = [(short, claim_hypothesis(gold, example.question)) for gold in example.answers]
+    entail = nli.predict(pairs)[:, NLI_COLUMNS.index("entailment")]
+    return float(float(entail.max()) >= NLI_CORRECT)
+
+
 def score_example(example: EvalExample, position: int, answer, *, latency: float, cpu_seconds: float,
                   worker: str, nli: Any = None, error: str | None = None) -> dict[str, Any]:
-    """The record of one example. `answer` is a rag.types.Answer, or None when asking failed with
+    """The record of one example. `answer` is a smallrag.core.types.Answer, or None when asking failed with
     `error` (an input problem of this example; it scores 0 and is counted in `errors`)."""
-    from eval.metrics import hits_to_run
-    from eval.qa import best_score, exact_match, token_f1
+    from smallrag.eval.metrics import hits_to_run
+    from smallrag.eval.qa import best_score, contains_answer, exact_match, token_f1
 
     record: dict[str, Any] = {
         "id": example.id, "position": position, "question": example.question,
@@ -83,7 +100,8 @@ def score_example(example: EvalExample, position: int, answer, *, latency: float
     }
     if answer is None:
         record.update({"answer": None, "abstained": False, "em": 0.0 if example.answers else None,
-                       "f1": 0.0 if example.answers else None, "correct": False if example.answers else None,
+                       "f1": 0.0 if example.answers else None, "contains": 0.0 if example.answers else None,
+                       "nli_correct": None, "correct": False if example.answers else None,
                        "citation_precision": None, "citation_recall": 0.0 if example.answers else None,
                        "citation_method": None, "retrieved": [], "confidence": None, "faithfulness": None,
                        "supported": None, "completion_tokens": 0, "prompt_tokens": 0, "timings": {}})
@@ -92,6 +110,8 @@ def score_example(example: EvalExample, position: int, answer, *, latency: float
         short = strip_citation_marks(answer.text)
         em = best_score(exact_match, short, example.answers) if example.answers else None
         f1 = best_score(token_f1, short, example.answers) if example.answers else None
+        contains = best_score(contains_answer, short, example.answers) if example.answers else None
+        nli_correct = _nli_correct(short, example, nli) if example.answers and not abstained else None
         if abstained:
             precision, recall, method = None, None, None
         else:
@@ -99,8 +119,8 @@ def score_example(example: EvalExample, position: int, answer, *, latency: float
         run = hits_to_run([example.id], [answer.hits])[example.id]
         verification = answer.verification
         record.update({
-            "answer": answer.text, "abstained": abstained, "em": em, "f1": f1,
-            "correct": None if f1 is None else f1 >= CORRECT_F1,
+            "answer": answer.text, "abstained": abstained, "em": em, "f1": f1, "contains": contains,
+            "nli_correct": nli_correct, "correct": None if contains is None else contains == 1.0,
             "citation_precision": precision, "citation_recall": recall, "citation_method": method,
             "retrieved": [[doc, score] for doc, score in run.items()],
             "confidence": answer.confidence,
@@ -173,11 +193,8 @@ def read_results(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise SmallragError(f"{path}:{lineno}: not valid UTF-8; this is not a results file smallrag wrote") from None
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SmallragError(f"{path}:{lineno}: not valid JSON ({exc.msg}); the results file is damaged: "
-                                "remove that line to answer the example again") from None
+        record = parse_json_line(line, f"{path}:{lineno}", hint="; the results file is damaged: remove that "
+                                 "line to answer the example again")
         if not isinstance(record, dict) or "id" not in record or "position" not in record:
             raise SmallragError(f"{path}:{lineno}: not a smallrag result record (no \"id\"/\"position\")")
         if record["id"] in seen:

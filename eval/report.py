@@ -11,11 +11,12 @@ from html import escape
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from eval import svg
-from eval.summary import read_summary, retrieval_scores
+from smallrag.core.checks import is_number
+from smallrag.eval import svg
+from smallrag.eval.summary import read_summary, retrieval_scores
 
 REPORT_FILE = "report.html"
-COMPARE_FILE = "compare.html"
+_CORRECT_MEANS = {"contains": "the answer contains a gold answer"}
 WORST_SHOWN = 25
 
 _STYLE = """
@@ -37,6 +38,8 @@ def _num(value: Any, digits: int = 3) -> str:
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             return "–"
+        if isinstance(value, float) and abs(value) >= 10 ** digits:
+            return f"{value:.0f}"  # 1534 MB, not 1.53e+03
         return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
     return escape(str(value))
 
@@ -48,7 +51,7 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) -
     for row in rows:
         cells = []
         for cell in row:
-            numeric = isinstance(cell, (int, float)) and not isinstance(cell, bool)
+            numeric = is_number(cell)
             cells.append(f'<td class="num">{_num(cell)}</td>' if numeric else f"<td>{_num(cell)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</table>")
@@ -65,6 +68,9 @@ def _key_metrics(summary: Mapping[str, Any]) -> list[tuple[str, Any]]:
     energy, per = summary.get("energy") or {}, summary.get("per") or {}
     rows: list[tuple[str, Any]] = [
         ("examples", q["examples"]), ("errors", q["errors"]), ("exact match", q["exact_match"]), ("token F1", q["f1"]),
+        ("answer contains a gold answer", q.get("answer_contains")),
+        ("NLI answer correctness", q.get("nli_correct")),
+        ("correct means", _CORRECT_MEANS.get(q.get("correct_by"), "token F1 ≥ 0.5")),
         ("abstention rate", q["abstention_rate"]), ("citation precision", q["citation_precision"]),
         ("citation recall", q["citation_recall"]),
         ("citation judged by", ", ".join(q["citation_method"]) or None),
@@ -73,8 +79,9 @@ def _key_metrics(summary: Mapping[str, Any]) -> list[tuple[str, Any]]:
     ]
     rows += [(name, value) for name, value in q["retrieval"].items()]
     rows += [("latency p50 (s)", e["latency_p50"]), ("latency p95 (s)", e["latency_p95"]),
-             ("tokens/s (end to end)", e["tokens_per_second"]),
-             ("tokens/s (generation)", e["generation_tokens_per_second"]),
+             ("answer tokens/s (end to end)", e["tokens_per_second"]),
+             ("prompt tokens/s (reading the prompt)", e.get("prompt_tokens_per_second")),
+             ("answer tokens/s (writing the answer)", e.get("completion_tokens_per_second")),
              ("peak RSS (MB)", e["peak_rss_mb"]), ("CPU seconds", e["cpu_seconds"]),
              ("energy per answer (J)", energy.get("joules_per_answer")),
              ("CO2 per answer (g)", energy.get("co2_grams_per_answer")),
@@ -84,7 +91,7 @@ def _key_metrics(summary: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
 def write_report(out_dir: str | Path, summary: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> Path:
     """report.html for one run: key figures, configuration, plots and the weakest examples."""
-    from verifiers.calibration import reliability_bins
+    from smallrag.verifiers.calibration import reliability_bins
 
     out_dir = Path(out_dir)
     records = sorted(records, key=lambda r: r["position"])
@@ -104,7 +111,8 @@ def write_report(out_dir: str | Path, summary: Mapping[str, Any], records: Seque
                 if r["confidence"] is not None and r["correct"] is not None]
     if labelled:
         bins = reliability_bins([c for c, _ in labelled], [int(y) for _, y in labelled])
-        plots.append(svg.reliability(bins, title="Reliability: confidence vs correct (F1 ≥ 0.5)"))
+        means = _CORRECT_MEANS.get(summary["quality"].get("correct_by"), "token F1 ≥ 0.5")
+        plots.append(svg.reliability(bins, title=f"Reliability: confidence vs correct ({means})"))
     per = summary.get("per")
     if per:
         plots.append(svg.bars(["throughput", "latency", "memory", "efficiency", "PER"],
@@ -119,7 +127,10 @@ def write_report(out_dir: str | Path, summary: Mapping[str, Any], records: Seque
     pipeline = config.get("pipeline", {})
     config_rows = [(key, json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value)
                    for key, value in pipeline.items()]
-    config_rows += [("dataset", json.dumps(config.get("dataset"), ensure_ascii=False)),
+    dataset = dict(config.get("dataset") or {})
+    if not dataset.get("documents"):  # a questions-only file: its corpus is the index, not 0 documents
+        dataset.pop("documents", None)
+    config_rows += [("dataset", json.dumps(dataset, ensure_ascii=False)),
                     ("engine", config.get("engine")), ("citation NLI", config.get("citation_nli")),
                     ("versions", json.dumps(config.get("versions"), ensure_ascii=False))]
     energy = summary.get("energy") or {}
@@ -183,7 +194,7 @@ def _labels(run_dirs: Sequence[Path]) -> list[str]:
 def compare_runs(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> Comparison:
     """One row per run (read from each summary.json); with `out`, also compare.html there.
     `per_vs_first` is each run's PER divided by the first run's (independent of PER's reference point)."""
-    from rag.errors import SmallragError
+    from smallrag.core.errors import SmallragError
 
     if not run_dirs:
         raise SmallragError("compare needs at least one run folder")

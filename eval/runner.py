@@ -28,11 +28,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from eval.datasets import EvalDataset, EvalExample, load_eval_dataset
-from eval.per import DEFAULT_CPU_WATTS, DEFAULT_GRID_INTENSITY, energy_estimate
-from eval.records import RESULTS_FILE, ResultsWriter, ask_and_score, check_against, read_results
-from eval.summary import summarize, write_summary
-from rag.errors import SmallragError
+from smallrag.core.checks import check_int, is_number
+from smallrag.core.errors import SmallragError
+from smallrag.eval.datasets import EvalDataset, EvalExample, load_eval_dataset
+from smallrag.eval.per import DEFAULT_CPU_WATTS, DEFAULT_GRID_INTENSITY, energy_estimate
+from smallrag.eval.records import RESULTS_FILE, ResultsWriter, ask_and_score, check_against, read_results
+from smallrag.eval.summary import summarize, write_summary
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class RagSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def __call__(self):
-        from rag.pipeline import RAG
+        from smallrag.pipeline import RAG
 
         options = {"progress": False, **dict(self.options)}
         return RAG.from_index(self.index, mode=self.mode, generator=self.generator,
@@ -114,15 +115,11 @@ def _prepare_out_dir(out_dir: Path, resume: bool, config: Mapping[str, Any]) -> 
     run_file = out_dir / RUN_FILE
     if out_dir.exists() and not out_dir.is_dir():
         raise SmallragError(f"--out {out_dir} is a file; pass a folder")
-    if not resume:
+    if not resume or not run_file.is_file():  # a new run: into an empty or new folder only
         if out_dir.is_dir() and any(out_dir.iterdir()):
-            raise SmallragError(f"{out_dir} already holds files; pass --resume to continue that run, "
-                                "or choose an empty or new --out folder")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        run_file.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        return
-    if not run_file.is_file():
-        if out_dir.is_dir() and any(out_dir.iterdir()):
+            if not resume:
+                raise SmallragError(f"{out_dir} already holds files; pass --resume to continue that run, "
+                                    "or choose an empty or new --out folder")
             raise SmallragError(f"{out_dir} holds files but no {RUN_FILE}: it is not a smallrag eval run, so "
                                 "--resume cannot continue it; choose a new --out folder")
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -147,8 +144,7 @@ def _check_options(engine: str, limit: int | None, k: int | None, workers: int |
     if engine not in ENGINES:
         raise SmallragError(f"unknown engine {engine!r}; use 'local' or 'ray'")
     for name, value in (("limit", limit), ("k", k), ("workers", workers)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-            raise SmallragError(f"{name} must be a positive whole number, got {value!r}")
+        check_int(name, value, minimum=1, optional=True)
 
 
 def run_eval(dataset: EvalDataset | str | Path, rag: Any, out_dir: str | Path, *, limit: int | None = None,
@@ -161,12 +157,13 @@ def run_eval(dataset: EvalDataset | str | Path, rag: Any, out_dir: str | Path, *
     `rag`: a `RagSpec`, a zero-argument callable returning a RAG (both work with either engine),
     or a built RAG (local engine only: Ray workers must build their own). `k` is the cutoff of
     the retrieval metrics (default: the pipeline's k). `citation_nli`: an NLI model
-    (rag.protocols.NLIModel) to judge citations by entailment instead of by gold-answer
+    (smallrag.core.protocols.NLIModel) to judge citations by entailment instead of by gold-answer
     containment. `cpu_watts` and `grid_intensity` feed the energy estimate (eval/per.py).
     `filters` (metadata filters, as for `RAG.ask`) restrict retrieval for every question."""
     _check_options(engine, limit, k, workers)
     energy_estimate(0.0, 1, cpu_watts=cpu_watts, grid_intensity=grid_intensity)  # bad figures fail now
-    if isinstance(example_timeout, bool) or not isinstance(example_timeout, (int, float)) or not example_timeout > 0:
+    # Not check_number: that refuses inf, which this has always accepted.
+    if not is_number(example_timeout) or not example_timeout > 0:
         raise SmallragError(f"example_timeout must be a positive number of seconds, got {example_timeout!r}")
     if not isinstance(dataset, EvalDataset):
         dataset = load_eval_dataset(dataset)
@@ -190,6 +187,8 @@ def run_eval(dataset: EvalDataset | str | Path, rag: Any, out_dir: str | Path, *
     # (which a resumed run must match) is the same for both engines. Models load on first use.
     probe = rag if factory is None else factory()
     pipeline = {**(factory.describe() if isinstance(factory, RagSpec) else {}), **describe_rag(probe)}
+    if pipeline.get("mode") is None:  # the default mode: say which one the index gave
+        pipeline["mode"] = pipeline.get("retriever")
     local_rag = probe if engine == "local" else None
     metric_k = k if k is not None else probe.k
     config = {"dataset": {key: v for key, v in dataset.describe().items() if key != "examples"},
@@ -206,9 +205,9 @@ def run_eval(dataset: EvalDataset | str | Path, rag: Any, out_dir: str | Path, *
     logger.info("%d examples to answer, %d already in %s", len(pending), selected_done, results_path)
 
     wanted = {e.id for e in examples}
-    from tqdm.auto import tqdm
+    from smallrag.core.progress import progress_bar
 
-    bar = tqdm(total=len(examples), initial=selected_done, desc="evaluating", unit="q", disable=not progress)
+    bar = progress_bar(len(examples), "evaluating", "q", progress, initial=selected_done)
     try:
         with ResultsWriter(results_path) as writer:
             def keep(record: dict[str, Any]) -> None:
@@ -237,7 +236,7 @@ def run_eval(dataset: EvalDataset | str | Path, rag: Any, out_dir: str | Path, *
     write_summary(summary, out_dir)
     report_path = None
     if report:
-        from eval.report import write_report
+        from smallrag.eval.report import write_report
 
         report_path = write_report(out_dir, summary, [r for r in records if r["id"] in wanted])
     return EvalRun(out_dir, summary, len(pending), selected_done, report_path)
@@ -281,10 +280,9 @@ def _share_cpus(factory: Callable[[], Any], workers: int) -> Callable[[], Any]:
         return factory
     from dataclasses import replace
 
-    from rag.generators.factory import BACKENDS
+    from smallrag.generators.catalogue import parse_generator_spec
 
-    backend = (factory.generator if factory.generator is not None else "").partition(":")[0]
-    if backend in BACKENDS and backend != "llama.cpp":
+    if parse_generator_spec(factory.generator).backend != "llama.cpp":
         return factory
     threads = max(1, (os.cpu_count() or 1) // workers)
     return replace(factory, generator_options={**dict(factory.generator_options), "n_threads": threads})

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Mapping, Sequence
 
-from rag.errors import SmallragError
+from smallrag.core.errors import SmallragError
 
 
 @dataclass(frozen=True)
@@ -39,14 +39,14 @@ class QAScorer:
 
     @property
     def signature(self) -> str:
-        from eval.signature import signature
+        from smallrag.eval.signature import signature
 
         return signature("squad-qa", [("normalisation", "squad-v1.1"), ("multi_reference", "max"),
                                       ("strip_citations", self.strip_citations)])
 
     def score(self, predictions: Sequence[str], references: Sequence[Sequence[str]]) -> QAResult:
-        from eval.qa import best_score, exact_match, token_f1
-        from eval.records import strip_citation_marks
+        from smallrag.eval.qa import best_score, exact_match, token_f1
+        from smallrag.eval.records import strip_citation_marks
 
         for name, value in (("predictions", predictions), ("references", references)):
             if isinstance(value, (str, bytes)):
@@ -88,7 +88,7 @@ class RetrievalResult:
 
 class RetrievalScorer:
     """ranx metrics (e.g. "ndcg@10", "recall@100", "mrr@10", "map@100") over qrels and a run, with
-    the rules of `eval.metrics.retrieval_metrics` (ties keep run order; unjudged queries ignored)."""
+    the rules of `smallrag.eval.metrics.retrieval_metrics` (ties keep run order; unjudged queries ignored)."""
 
     def __init__(self, metrics: Sequence[str] = ("ndcg@10", "recall@100", "mrr@10", "map@100")) -> None:
         metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
@@ -98,7 +98,7 @@ class RetrievalScorer:
 
     @property
     def signature(self) -> str:
-        from eval.signature import signature
+        from smallrag.eval.signature import signature
 
         try:
             ranx = metadata.version("ranx")
@@ -109,7 +109,7 @@ class RetrievalScorer:
 
     def score(self, qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mapping[str, float]]
               ) -> RetrievalResult:
-        from eval.metrics import retrieval_metrics_per_query
+        from smallrag.eval.metrics import retrieval_metrics_per_query
 
         per_query = retrieval_metrics_per_query(qrels, run, self.metrics)
         means = {m: sum(v.values()) / len(v) for m, v in per_query.items()}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 _LIBRARIES = ("smallrag", "transformers", "torch")
 
@@ -21,7 +21,7 @@ def _version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         if package == "smallrag":
-            from rag import __version__
+            from smallrag.core.version import __version__
 
             return __version__
         return "none"
@@ -68,3 +68,11 @@ def signature(metric: str, fields: Iterable[tuple[str, object]]) -> str:
 def model_tag(name: str, fingerprint: str) -> str:
     """`name@fingerprint8`; ':' in a name (e.g. a path on Windows) would break parsing."""
     return f"{name.replace(':', '_')}@{fingerprint[:8]}"
+
+
+def nli_signature(metric: str, model: Any, fields: Iterable[tuple[str, object]]) -> str:
+    """The signature of a score judged by an NLI model: the model's tag first, then `fields`, then
+    its token window when it has one."""
+    window = getattr(model, "max_length", None)
+    return signature(metric, [("model", model_tag(model.name, model.fingerprint)), *fields,
+                              *([("max_length", window)] if isinstance(window, int) else [])])

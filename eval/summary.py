@@ -15,7 +15,9 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from eval.per import DEFAULT_CPU_WATTS, DEFAULT_GRID_INTENSITY, energy_estimate, performance_efficiency_ratio
+from smallrag.core.stats import quantile
+from smallrag.eval.records import CORRECT_BY
+from smallrag.eval.per import DEFAULT_CPU_WATTS, DEFAULT_GRID_INTENSITY, energy_estimate, performance_efficiency_ratio
 
 FORMAT = "smallrag-eval/1"
 SUMMARY_FILE = "summary.json"
@@ -23,15 +25,11 @@ SUMMARY_CSV = "summary.csv"
 TIMING_SECTIONS = ("efficiency", "energy", "per")
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+def _rate(records: Sequence[Mapping[str, Any]], tokens: str, seconds: str) -> float | None:
+    """Tokens per second over the records whose timings have `seconds`; None when none has."""
+    timed = [r for r in records if r["timings"].get(seconds)]
+    total = sum(r["timings"][seconds] for r in timed)
+    return sum(r[tokens] for r in timed) / total if total > 0 else None
 
 
 def _mean(values: Sequence[Any]) -> float | None:
@@ -46,7 +44,7 @@ def retrieval_metric_names(k: int) -> tuple[str, ...]:
 def retrieval_scores(records: Sequence[Mapping[str, Any]], k: int
                      ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Mean and per-example retrieval metrics over the records whose example has gold documents."""
-    from eval.metrics import retrieval_metrics_per_query
+    from smallrag.eval.metrics import retrieval_metrics_per_query
 
     qrels = {r["id"]: r["relevance"] for r in records if any(g > 0 for g in r["relevance"].values())}
     if not qrels:
@@ -73,6 +71,9 @@ def summarize(records: Sequence[Mapping[str, Any]], config: Mapping[str, Any], *
         "with_gold_documents": sum(any(g > 0 for g in r["relevance"].values()) for r in records),
         "exact_match": _mean([r["em"] for r in with_gold]),
         "f1": _mean([r["f1"] for r in with_gold]),
+        "answer_contains": _mean([r.get("contains") for r in with_gold]),
+        "nli_correct": _mean([r.get("nli_correct") for r in with_gold]),
+        "correct_by": CORRECT_BY,
         "abstention_rate": (sum(r["abstained"] for r in records) / n) if n else None,
         "citation_precision": _mean([r["citation_precision"] for r in records]),
         "citation_recall": _mean([r["citation_recall"] for r in records]),
@@ -89,12 +90,15 @@ def summarize(records: Sequence[Mapping[str, Any]], config: Mapping[str, Any], *
     generate_seconds = sum(r["timings"].get("generate", 0.0) for r in records)
     cpu_seconds = sum(r["cpu_seconds"] for r in records)
     efficiency = {
-        "latency_p50": percentile(latencies, 0.5),
-        "latency_p95": percentile(latencies, 0.95),
+        "latency_p50": quantile(latencies, 0.5),
+        "latency_p95": quantile(latencies, 0.95),
         "latency_mean": _mean(latencies),
         "answer_seconds": answer_seconds,
         "tokens_per_second": completion / answer_seconds if answer_seconds > 0 else None,
         "generation_tokens_per_second": completion / generate_seconds if generate_seconds > 0 else None,
+        # the backend's own split of generation (llama.cpp): reading the prompt vs writing the answer
+        "prompt_tokens_per_second": _rate(records, "prompt_tokens", "prompt_eval"),
+        "completion_tokens_per_second": _rate(records, "completion_tokens", "decode"),
         "completion_tokens": completion,
         "prompt_tokens": sum(r["prompt_tokens"] for r in records),
         "peak_rss_mb": max((r["peak_rss_mb"] for r in records), default=None),
@@ -158,7 +162,7 @@ def write_summary(summary: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path
 
 
 def read_summary(run_dir: str | Path) -> dict[str, Any]:
-    from rag.errors import SmallragError
+    from smallrag.core.errors import SmallragError
 
     path = Path(run_dir) / SUMMARY_FILE
     try:

@@ -103,9 +103,9 @@ def bars(labels: Sequence[str], values: Sequence[float | None], *, title: str, y
         x = LEFT + i * width
         h = max(v, 0.0) * scale
         body.append(f'<rect x="{x + width * 0.15:.1f}" y="{HEIGHT - BOTTOM - h:.1f}" width="{width * 0.7:.1f}" '
-                    f'height="{h:.1f}" fill="{BAR}"><title>{escape(label)}: {v:.4g}</title></rect>')
+                    f'height="{h:.1f}" fill="{BAR}"><title>{escape(label)}: {_fmt(v)}</title></rect>')
         body.append(f'<text x="{x + width / 2:.1f}" y="{HEIGHT - BOTTOM - h - 3:.1f}" text-anchor="middle">'
-                    f'{v:.3g}</text>')
+                    f'{_fmt(v)}</text>')
         short = label if len(label) <= 18 else label[:17] + "…"
         body.append(f'<text x="{x + width / 2:.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="middle">'
                     f'{escape(short)}</text>')

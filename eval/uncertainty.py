@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from rag.errors import SmallragError
-from rag.protocols import NLIModel
+from smallrag.core.errors import SmallragError
+from smallrag.core.protocols import NLIModel
+from smallrag.verifiers.nli import UsesNLIModel
 
 CLUSTERING = "bidirectional-entailment-argmax"
 SELFCHECK = "nli-pc-over-pe-plus-pc"
@@ -55,7 +56,7 @@ def _mean(values: Sequence[float]) -> float:
     return sum(present) / len(present) if present else math.nan
 
 
-class UncertaintyGrader:
+class UncertaintyGrader(UsesNLIModel):
     """Semantic entropy and SelfCheckGPT-NLI over sampled answers, judged by an NLI model
     (default: the shipped MiniLM NLI model).
 
@@ -66,31 +67,15 @@ class UncertaintyGrader:
     def __init__(self, nli: NLIModel | str | Path | None = None, *, use_question: bool = True) -> None:
         if not isinstance(use_question, bool):
             raise SmallragError(f"use_question must be true or false, got {use_question!r}")
-        self._spec = nli
-        self._model: NLIModel | None = nli if not isinstance(nli, (str, Path, type(None))) else None
+        self._set_nli_model(nli)
         self.use_question = use_question
 
-    @property
-    def model(self) -> NLIModel:
-        if self._model is None:
-            from verifiers.defaults import DEFAULT_NLI, resolve_model_folder
-            from verifiers.nli import HFNLIModel
-
-            self._model = HFNLIModel(resolve_model_folder(self._spec, DEFAULT_NLI))
-        return self._model
-
     def signature_for(self, weighted: bool) -> str:
-        from eval.signature import model_tag, signature
+        from smallrag.eval.signature import nli_signature
 
-        model = self.model
-        fields: list[tuple[str, object]] = [("model", model_tag(model.name, model.fingerprint)),
-                                            ("clustering", CLUSTERING), ("use_question", self.use_question),
-                                            ("entropy", "logprob-weighted" if weighted else "discrete"),
-                                            ("selfcheck", SELFCHECK)]
-        window = getattr(model, "max_length", None)
-        if isinstance(window, int):
-            fields.append(("max_length", window))
-        return signature("uncertainty", fields)
+        return nli_signature("uncertainty", self.model, [
+            ("clustering", CLUSTERING), ("use_question", self.use_question),
+            ("entropy", "logprob-weighted" if weighted else "discrete"), ("selfcheck", SELFCHECK)])
 
     @property
     def signature(self) -> str:
@@ -102,8 +87,8 @@ class UncertaintyGrader:
         """`samples[i]`: the N >= 2 sampled answers to question i; `questions`, `main_answers`
         (the answers under test) and `sequence_logprobs` (one per sample) are optional, one per
         question when given."""
-        from verifiers.claims import split_claims
-        from verifiers.uncertainty import selfcheck_nli, semantic_clusters, semantic_entropy
+        from smallrag.verifiers.claims import split_claims
+        from smallrag.verifiers.uncertainty import selfcheck_nli, semantic_clusters, semantic_entropy
 
         if isinstance(samples, (str, bytes)):
             raise SmallragError("samples must be a list of lists of answers (several per question), got one string")

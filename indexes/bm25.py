@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from rag.errors import IndexFormatError, SmallragError
+from smallrag.core.errors import IndexFormatError, SmallragError
 
 VARIANTS = ("okapi", "bm25l", "bm25+")
 _DEFAULT_DELTA = {"okapi": None, "bm25l": 0.5, "bm25+": 1.0}

@@ -10,17 +10,19 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from indexes.atomic import atomic_folder
-from indexes.bm25 import BM25Index
-from indexes.config import IndexConfig
-from indexes.dense import DenseIndex
-from indexes.index import Index, check_encoder_matches
-from indexes.manifest import write_manifest
-from indexes.store import save_chunks
-from indexes.tokenizer import Tokenizer
-from rag.chunking import chunk_documents
-from rag.errors import SmallragError
-from rag.types import Chunk, Document
+from smallrag.core.atomic import atomic_folder, recover_interrupted_swap, writer_lock
+from smallrag.indexes.bm25 import BM25Index
+from smallrag.indexes.config import IndexConfig
+from smallrag.indexes.dense import DenseIndex
+from smallrag.indexes.index import Index, check_encoder_matches
+from smallrag.indexes.manifest import read_manifest, write_manifest
+from smallrag.indexes.store import save_chunks
+from smallrag.indexes.target import check_output_folder
+from smallrag.indexes.tokenizer import Tokenizer
+from smallrag.core.chunking import chunk_documents
+from smallrag.core.progress import track
+from smallrag.core.errors import SmallragError
+from smallrag.core.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ class BuildReport:
 
 
 def _default_encoder(model: str | None):
-    from indexes.encoders import SentenceTransformerEncoder
+    from smallrag.indexes.encoders import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder(model)
 
@@ -78,18 +80,20 @@ def _write(folder: Path, chunks: Sequence[Chunk], embeddings: np.ndarray | None,
 
 
 def _progress(items, enabled: bool, desc: str):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, unit="chunk")
+    return track(items, desc, "chunk", enabled)
 
 
 def build_index(documents: Sequence[Document], out: str | Path, config: IndexConfig = IndexConfig(), *,
                 encoder=None, model: str | None = None, progress: bool = True,
-                skipped_files: Sequence[dict[str, str]] = ()) -> BuildReport:
-    """Chunk `documents` and write a fresh index to `out`, replacing any index there atomically."""
+                skipped_files: Sequence[dict[str, str]] = (), sources: Sequence[str | Path] = (),
+                lock_timeout: float | None = None) -> BuildReport:
+    """Chunk `documents` and write a fresh index to `out`, replacing any index there atomically.
+
+    `out` must be a new path, an empty folder or a smallrag index (UnsafeOutputError otherwise,
+    before anything is encoded); `sources` are the paths the documents came from, which `out`
+    may not be nor hold. Writers of one index queue on its lock; `lock_timeout` bounds the wait."""
     started = time.perf_counter()
+    target = check_output_folder(out, sources)
     chunks = _dedup(chunk_documents(documents, config.chunking))
     if not chunks:
         raise SmallragError(f"no text to index in {len(documents)} document(s); check the sources and file types")
@@ -98,10 +102,19 @@ def build_index(documents: Sequence[Document], out: str | Path, config: IndexCon
         encoder = encoder if encoder is not None else _default_encoder(model)
         model_info = _model_info(encoder)
         embeddings = encoder.encode([c.text for c in chunks], progress=progress)
-    with atomic_folder(out) as tmp:
-        _write(tmp, chunks, embeddings, config, model_info, None, progress, started)
+    with writer_lock(target, lock_timeout):
+        check_output_folder(out, sources)  # what another writer left there while we encoded
+        with atomic_folder(target) as tmp:
+            _write(tmp, chunks, embeddings, config, model_info, None, progress, started)
     return BuildReport(str(out), len({c.doc_id for c in chunks}), len(chunks), added_chunks=len(chunks),
                        skipped_files=list(skipped_files), seconds=time.perf_counter() - started)
+
+
+def _check_exists(path: str | Path) -> None:
+    """Fail on a missing index before a lock file is made beside it (after putting back an index
+    that a crash left renamed away)."""
+    recover_interrupted_swap(Path(path).resolve())
+    read_manifest(Path(path), verify=False)
 
 
 def _dedup(chunks: Sequence[Chunk]) -> list[Chunk]:
@@ -109,9 +122,19 @@ def _dedup(chunks: Sequence[Chunk]) -> list[Chunk]:
 
 
 def add_documents(path: str | Path, documents: Sequence[Document], *, encoder=None, model: str | None = None,
-                  progress: bool = True, skipped_files: Sequence[dict[str, str]] = ()) -> BuildReport:
+                  progress: bool = True, skipped_files: Sequence[dict[str, str]] = (),
+                  lock_timeout: float | None = None) -> BuildReport:
     """Add or update documents. A document id already in the index is replaced by the new
-    version; chunks whose content hash is unchanged keep their vectors (nothing re-encoded)."""
+    version; chunks whose content hash is unchanged keep their vectors (nothing re-encoded).
+    The whole read-modify-write holds the index's writer lock, so concurrent adds all land."""
+    _check_exists(path)
+    with writer_lock(path, lock_timeout):
+        return _add_documents(path, documents, encoder=encoder, model=model, progress=progress,
+                              skipped_files=skipped_files)
+
+
+def _add_documents(path: str | Path, documents: Sequence[Document], *, encoder, model: str | None,
+                   progress: bool, skipped_files: Sequence[dict[str, str]]) -> BuildReport:
     started = time.perf_counter()
     index = Index.open(path)
     config = index.config
@@ -144,11 +167,18 @@ def add_documents(path: str | Path, documents: Sequence[Document], *, encoder=No
                        seconds=time.perf_counter() - started)
 
 
-def delete_documents(path: str | Path, doc_ids: Sequence[str], *, progress: bool = False) -> BuildReport:
+def delete_documents(path: str | Path, doc_ids: Sequence[str], *, progress: bool = False,
+                     lock_timeout: float | None = None) -> BuildReport:
     """Remove every chunk of the given document ids; unknown ids are an error and change nothing."""
-    started = time.perf_counter()
     if not doc_ids:
         raise SmallragError("no document ids given; pass --doc-id ID (see `smallrag index info` for ids)")
+    _check_exists(path)
+    with writer_lock(path, lock_timeout):
+        return _delete_documents(path, doc_ids, progress=progress)
+
+
+def _delete_documents(path: str | Path, doc_ids: Sequence[str], *, progress: bool) -> BuildReport:
+    started = time.perf_counter()
     index = Index.open(path)
     present = {c.doc_id for c in index.chunks}
     unknown = [d for d in doc_ids if d not in present]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from indexes.bm25 import BM25Params
-from indexes.dense import DenseParams
-from indexes.tokenizer import TokenizerConfig
-from rag.chunking import ChunkingConfig
-from rag.errors import SmallragError
+from smallrag.indexes.bm25 import BM25Params
+from smallrag.indexes.dense import DenseParams
+from smallrag.indexes.tokenizer import TokenizerConfig
+from smallrag.core.chunking import ChunkingConfig
+from smallrag.core.errors import SmallragError
 
 RETRIEVER_KINDS = ("bm25", "dense")
 

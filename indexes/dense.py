@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from rag.errors import IndexFormatError, SmallragError
+from smallrag.core.errors import IndexFormatError, SmallragError
 
 logger = logging.getLogger(__name__)
 

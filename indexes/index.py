@@ -6,16 +6,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from indexes.atomic import recover_interrupted_swap
-from indexes.bm25 import BM25Index
-from indexes.config import IndexConfig
-from indexes.dense import DenseIndex
-from indexes.manifest import read_manifest
-from indexes.store import load_chunks
-from indexes.tokenizer import Tokenizer
-from rag.errors import IndexFormatError, ModelMismatchError, SmallragError
-from rag.models import model_fingerprint, packaged_embedder_path
-from rag.types import Chunk
+from smallrag.core.atomic import recover_interrupted_swap
+from smallrag.indexes.bm25 import BM25Index
+from smallrag.indexes.config import IndexConfig
+from smallrag.indexes.dense import DenseIndex
+from smallrag.indexes.manifest import read_manifest
+from smallrag.indexes.store import load_chunks
+from smallrag.indexes.tokenizer import Tokenizer
+from smallrag.core.errors import IndexFormatError, ModelMismatchError, SmallragError
+from smallrag.core.models import model_fingerprint, packaged_embedder_path
+from smallrag.core.types import Chunk
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Index:
     def open(cls, path: str | Path, *, verify: bool = True) -> "Index":
         """Open and check an index folder; `verify` also checks every file's sha256."""
         path = Path(path)
-        recover_interrupted_swap(path.absolute())
+        recover_interrupted_swap(path.resolve())
         manifest = read_manifest(path, verify=verify)
         try:
             config = IndexConfig.from_json(manifest["config"])
@@ -83,7 +83,7 @@ def check_encoder_matches(encoder, model_info: dict[str, Any] | None, index_path
 
 
 def load_index_encoder(model_info: dict[str, Any] | None, index_path: Path):
-    from indexes.encoders import SentenceTransformerEncoder
+    from smallrag.indexes.encoders import SentenceTransformerEncoder
 
     if model_info is None:
         raise SmallragError(f"index {index_path} has no dense part; rebuild it with --retrievers bm25,dense")

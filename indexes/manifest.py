@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import rag
-from rag.errors import IndexFormatError
+from smallrag.core.version import __version__
+from smallrag.core.errors import IndexFormatError
 
 FORMAT = "smallrag-index"
 FORMAT_VERSION = 1
@@ -36,13 +36,32 @@ def write_manifest(folder: Path, body: dict[str, Any]) -> dict[str, Any]:
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "smallrag_version": rag.__version__,
+        "smallrag_version": __version__,
         "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **body,
         "files": describe_files(folder),
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
+
+
+# The files every index of this format holds, by the retrievers it was built with. A manifest
+# must list each (and only files inside the folder), so "verified" always means checked.
+REQUIRED_FILES = {
+    None: ("chunks.jsonl",),
+    "bm25": ("bm25/vocab.json", "bm25/data.npy", "bm25/indices.npy", "bm25/indptr.npy"),
+    "dense": ("dense/embeddings.npy", "dense/index.faiss"),
+}
+
+
+def is_index_folder(folder: Path) -> bool:
+    """Whether `folder` holds a manifest that names this format: what `--out` may replace. A
+    damaged index whose manifest still says so counts; a folder that merely has files does not."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
 
 
 def read_manifest(folder: Path, *, verify: bool = True) -> dict[str, Any]:
@@ -52,33 +71,74 @@ def read_manifest(folder: Path, *, verify: bool = True) -> dict[str, Any]:
         raise IndexFormatError(f"no index at {folder}; build one with: smallrag index build SRC... --out {folder}")
     path = folder / MANIFEST
     if not path.is_file():
-        raise IndexFormatError(f"{folder} is not a smallrag index (no {MANIFEST}); {rebuild}")
+        # Never suggest `--out {folder}` here: the folder is somebody's data, not an index.
+        raise IndexFormatError(f"{folder} is not a smallrag index (no {MANIFEST}); build an index into a new "
+                               "folder with: smallrag index build SRC... --out NEW_DIR, and pass that folder")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IndexFormatError(f"{path} is corrupt ({exc}); {rebuild}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise IndexFormatError(f"{path} is corrupt ({type(exc).__name__}); rebuild the index into a new folder "
+                               "with: smallrag index build SRC... --out NEW_DIR") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise IndexFormatError(f"{folder} is not a smallrag index (format {manifest.get('format') if isinstance(manifest, dict) else None!r}); {rebuild}")
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise IndexFormatError(f"{folder} is not a smallrag index (format {found!r}); build an index into a new "
+                               "folder with: smallrag index build SRC... --out NEW_DIR")
     version = manifest.get("format_version")
-    if not isinstance(version, int):
-        raise IndexFormatError(f"{path} has no valid format_version; {rebuild}")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise IndexFormatError(f"{path} has no valid format_version (got {version!r:.40}); {rebuild}")
     if version > FORMAT_VERSION:
         raise IndexFormatError(
-            f"{folder} has index format {version}, newer than this smallrag ({rag.__version__}) reads "
+            f"{folder} has index format {version}, newer than this smallrag ({__version__}) reads "
             f"(format {FORMAT_VERSION}); upgrade smallrag or {rebuild}")
     if version < FORMAT_VERSION:
         raise IndexFormatError(f"{folder} has old index format {version}; {rebuild}")
+    if not isinstance(manifest.get("smallrag_version"), str):
+        raise IndexFormatError(f"{path} has no valid smallrag_version; {rebuild}")
     files = manifest.get("files")
     if not isinstance(files, dict):
         raise IndexFormatError(f"{path} lists no files; {rebuild}")
+    for name in _required_files(manifest, path, rebuild):
+        if name not in files:
+            raise IndexFormatError(f"{path} does not list {name}, which this index needs; {rebuild}")
+    root = folder.resolve()
     for name, info in files.items():
-        file = folder / name
+        file = _listed_file(root, name, path, rebuild)
+        if not isinstance(info, dict) or not _is_size(info.get("bytes")) or not isinstance(info.get("sha256"), str):
+            raise IndexFormatError(f"{path}: the entry for {name!r} needs \"bytes\" and \"sha256\"; {rebuild}")
         if not file.is_file():
-            raise IndexFormatError(f"index file {file} is missing; {rebuild}")
-        if file.stat().st_size != info.get("bytes"):
+            raise IndexFormatError(f"index file {folder / name} is missing; {rebuild}")
+        if file.stat().st_size != info["bytes"]:
             raise IndexFormatError(
-                f"index file {file} is truncated or altered ({file.stat().st_size} bytes, manifest says "
-                f"{info.get('bytes')}); {rebuild}")
-        if verify and file_digest(file) != info.get("sha256"):
-            raise IndexFormatError(f"index file {file} is corrupt (sha256 differs from the manifest); {rebuild}")
+                f"index file {folder / name} is truncated or altered ({file.stat().st_size} bytes, manifest says "
+                f"{info['bytes']}); {rebuild}")
+        if verify and file_digest(file) != info["sha256"]:
+            raise IndexFormatError(f"index file {folder / name} is corrupt (sha256 differs from the manifest); {rebuild}")
     return manifest
+
+
+def _required_files(manifest: dict[str, Any], path: Path, rebuild: str) -> list[str]:
+    config = manifest.get("config")
+    retrievers = config.get("retrievers") if isinstance(config, dict) else None
+    if not isinstance(retrievers, list) or not retrievers or any(r not in ("bm25", "dense") for r in retrievers):
+        raise IndexFormatError(f"{path} names no valid retrievers in its config; {rebuild}")
+    return [name for kind in (None, *retrievers) for name in REQUIRED_FILES[kind]]
+
+
+def _is_size(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _listed_file(root: Path, name: Any, path: Path, rebuild: str) -> Path:
+    """The file a manifest entry names, refused when it could reach outside the index folder: an
+    absolute path, `..`, or a link. Nothing outside is stat-ed or hashed, so no error reveals it."""
+    if not isinstance(name, str) or not name or name.startswith("/") or "\\" in name \
+            or any(part in ("", ".", "..") for part in name.split("/")):
+        raise IndexFormatError(f"{path} lists a file outside the index ({name!r:.60}); this is not an index "
+                               f"smallrag wrote; {rebuild}")
+    file = root
+    for part in name.split("/"):
+        file = file / part
+        if file.is_symlink():
+            raise IndexFormatError(f"{path} lists {name!r}, which goes through a link; index files must be "
+                                   f"plain files inside the folder; {rebuild}")
+    return file

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from rag.errors import IndexFormatError, SmallragError
-from rag.types import Chunk
+from smallrag.core.errors import IndexFormatError, SmallragError
+from smallrag.core.types import Chunk
 
 CHUNKS_FILE = "chunks.jsonl"
+logger = logging.getLogger(__name__)
 
 
 def save_chunks(folder: Path, chunks: Sequence[Chunk]) -> None:
@@ -42,6 +44,7 @@ def filter_mask(chunks: Sequence[Chunk], filters: Mapping[str, Any] | None) -> n
         return None
     if not isinstance(filters, Mapping):
         raise SmallragError(f"filters must be a mapping of field -> value(s), got {type(filters).__name__}")
+    _warn_unknown_keys(chunks, filters)
     mask = np.ones(len(chunks), dtype=bool)
     for key, wanted in filters.items():
         accepted = set(wanted) if isinstance(wanted, (list, tuple, set, frozenset)) else {wanted}
@@ -53,6 +56,25 @@ def filter_mask(chunks: Sequence[Chunk], filters: Mapping[str, Any] | None) -> n
 
 
 _MISSING = object()
+_OWN_FIELDS = ("doc_id", "title")
+
+
+def _warn_unknown_keys(chunks: Sequence[Chunk], filters: Mapping[str, Any]) -> None:
+    """A filter on a key that no chunk has can only return nothing: say so, with the keys there are,
+    instead of answering 0 hits in silence (usually a typo, or metadata the corpus lacks)."""
+    asked = [k for k in filters if k not in _OWN_FIELDS]
+    if not asked:
+        return
+    present: set[str] = set()
+    for chunk in chunks:
+        present.update(chunk.metadata)
+        if all(k in present for k in asked):
+            return
+    for key in asked:
+        if key not in present:
+            keys = ", ".join(sorted(present)[:20]) or "none"
+            logger.warning("filter key %r is in no chunk's metadata, so it matches nothing; the index's metadata "
+                           "keys are: %s (plus doc_id and title)", key, keys)
 
 
 def _field(chunk: Chunk, key: str) -> Any:

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from rag.errors import SmallragError
+from smallrag.core.errors import SmallragError
 
 _WORD = re.compile(r"\w\w+")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from rag.errors import SmallragError
-from rag.protocols import Message
+from smallrag.core.errors import SmallragError
+from smallrag.core.protocols import Message
+from smallrag.core.untrusted import neutralise
 
 REWRITE_SYSTEM = (
     "You rewrite the user's last question so that it can be understood without the conversation: "
@@ -34,10 +35,14 @@ def check_history(history: Sequence[Message] | None) -> list[dict[str, str]]:
     return turns
 
 
-def rewrite_messages(question: str, history: Sequence[dict[str, str]], max_turns: int = 6) -> list[dict[str, str]]:
-    """The prompt asking for a standalone version of `question`, given the last `max_turns` turns."""
-    lines = [f"{turn['role'].capitalize()}: {turn['content'].strip()}" for turn in history[-max_turns:]]
+def rewrite_messages(question: str, history: Sequence[dict[str, str]], max_turns: int = 6,
+                     special_tokens: Sequence[str] = ()) -> list[dict[str, str]]:
+    """The prompt asking for a standalone version of `question`, given the last `max_turns` turns.
+    The turns and the question are untrusted text: neutralised like retrieved blocks."""
+    lines = [f"{turn['role'].capitalize()}: {neutralise(turn['content'].strip(), special_tokens)}"
+             for turn in history[-max_turns:]]
     conversation = "\n".join(lines)
+    question = neutralise(question, special_tokens)
     return [
         {"role": "system", "content": REWRITE_SYSTEM},
         {"role": "user", "content": f"<conversation>\n{conversation}\n</conversation>\n\n"

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from rag.errors import SmallragError
-from rag.types import Document
+from smallrag.core.errors import SmallragError
+from smallrag.core.jsonl import parse_json_line
+from smallrag.core.types import Document
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +51,8 @@ def load_documents(sources: Iterable[str | Path], *, text_column: str = "text") 
             try:
                 docs = list(_load_file(path, base, text_column))
             except _SkipFile as skip:
-                logger.warning("skipping %s: %s", path, skip)
-                skipped.append(SkippedFile(str(path), str(skip)))
+                logger.warning("skipping %s: %s", _shown(path), skip)
+                skipped.append(SkippedFile(_shown(path), str(skip)))
                 continue
             for doc in docs:
                 if doc.id in seen_ids:
@@ -66,6 +67,12 @@ def load_documents(sources: Iterable[str | Path], *, text_column: str = "text") 
 
 class _SkipFile(Exception):
     pass
+
+
+def _shown(path: Path) -> str:
+    """The path as printable text: a file name that is not UTF-8 keeps its odd bytes as \\xNN
+    escapes instead of breaking every later print, log line or JSON report."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _iter_files(root: Path) -> Iterator[Path]:
@@ -92,8 +99,35 @@ def _load_file(path: Path, base: Path, text_column: str) -> Iterator[Document]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise _SkipFile(f"unsupported file type {suffix!r}; supported: {sorted(SUPPORTED_SUFFIXES)}")
-    text = _read_text(path)
     rel = path.relative_to(base).as_posix()
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _SkipFile("its file name is not valid UTF-8; rename the file") from None
+    text = _read_text(path)
+    try:
+        for doc in _documents(text, suffix, rel, text_column):
+            yield _valid_unicode(doc)
+    except csv.Error as exc:  # e.g. a field over csv's limit of 131,072 characters
+        raise _SkipFile(f"not a readable CSV file ({exc})") from None
+    except RecursionError:
+        raise _SkipFile("its JSON is nested too deeply to read") from None
+
+
+def _valid_unicode(doc: Document) -> Document:
+    """`doc` unchanged, if everything in it can be written as UTF-8: a JSON escape such as
+    "\\ud800" (a lone surrogate) decodes to a string that no file or tokenizer can take."""
+    try:
+        json.dumps([doc.id, doc.text, doc.title, dict(doc.metadata)], ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _SkipFile(f"document {doc.id!r:.60} holds text that is not valid Unicode (a lone surrogate "
+                        "such as \\ud800); fix or remove it") from None
+    except (TypeError, ValueError) as exc:
+        raise _SkipFile(f"document {doc.id!r:.60} has metadata that is not plain JSON ({exc})") from None
+    return doc
+
+
+def _documents(text: str, suffix: str, rel: str, text_column: str) -> Iterator[Document]:
     if suffix in TEXT_SUFFIXES:
         if text.strip():
             yield Document(id=rel, text=text, title=_markdown_title(text) if suffix != ".txt" else None,
@@ -116,19 +150,15 @@ def _markdown_title(text: str) -> str | None:
 
 def _json_records(text: str, suffix: str) -> list[object]:
     if suffix == ".jsonl":
-        records = []
         # split on \n only: JSON strings may hold U+2028 and friends, which splitlines() breaks on
-        for lineno, line in enumerate(text.split("\n"), 1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise _SkipFile(f"line {lineno} is not valid JSON ({exc.msg})") from None
-        return records
+        return [parse_json_line(line, f"line {lineno}", error=_SkipFile)
+                for lineno, line in enumerate(text.split("\n"), 1) if line.strip()]
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _SkipFile(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise _SkipFile("its JSON is nested too deeply to read") from None
     return data if isinstance(data, list) else [data]
 
 

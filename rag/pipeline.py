@@ -4,21 +4,10 @@ Every stage is injectable, so QA apps and tests can swap any of them; `RAG.from_
 builds the default stack (hybrid retrieval, the packaged local generator) from an index folder.
 
 With a verifier, every claim of an answer is checked against the blocks the generator saw, and
-`on_unsupported` decides what happens to an answer that is *unsupported*: one that has a claim
-the verifier does not label supported (contradicted or unsupported), whose confidence is below
-`min_confidence` (when set), or that has no checkable claim at all (e.g. only "[1]"). A refusal
-(the no-answer text) is never unsupported: it is already an abstention, and it is not verified.
-- "annotate" (default): the answer is returned as generated, with its verdicts and confidence.
-- "abstain": the answer is withheld: the text becomes `NO_ANSWER`, `abstained` is true, and the
-  hits, the verification of the withheld answer and its text (in `attempts`) are kept.
-- "escalate": the same prompt goes to `escalate_to` (a larger generator), its answer is verified,
-  and the better-verified of the two is kept: higher faithfulness (share of supported claims),
-  then higher confidence; a refusal or an answer with no supported claim ranks lowest (0, 0),
-  and ties keep the larger model's answer. `escalated` is true and `attempts` records each call
-  (model, text, seconds, tokens, faithfulness, confidence, verify seconds); the `Answer`'s own
-  tokens are those of the answer kept. If the kept answer is still unsupported it is returned
-  annotated, or withheld as with "abstain" when `abstain_after_escalation` is true. A refusal
-  from the first generator is not escalated.
+the answer policy (`on_unsupported`: annotate, abstain or escalate; see smallrag.policy) decides
+what happens to an answer the verifier does not back. On escalation `attempts` records each
+call (model, text, seconds, tokens, faithfulness, confidence, verify seconds) and the `Answer`'s
+own tokens are those of the answer kept. A refusal from the first generator is not escalated.
 """
 
 from __future__ import annotations
@@ -32,11 +21,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from rag.conversation import check_history, parse_rewrite, rewrite_messages
-from rag.errors import SmallragError
-from rag.prompt import INSTRUCTIONS, NO_ANSWER, SYSTEM_PROMPT, BuiltPrompt, approx_tokens, build_prompt, parse_citations
-from rag.protocols import Filters, Generator, Message, Reranker, Retriever, Verifier
-from rag.types import Answer, Attempt, Citation, Hit, Verification
+from smallrag.conversation import check_history, parse_rewrite, rewrite_messages
+from smallrag.core.checks import check_int
+from smallrag.core.cancel import check as check_cancelled, holding
+from smallrag.core.progress import track
+from smallrag.core.errors import SmallragError
+from smallrag.core.protocols import Filters, Generator, Message, Reranker, Retriever, Verifier
+from smallrag.core.types import Answer, Attempt, Citation, Hit, Verification
+from smallrag.policy import abstention, check_policy, is_unsupported, rank
+from smallrag.prompt import INSTRUCTIONS, NO_ANSWER, SYSTEM_PROMPT, BuiltPrompt, approx_tokens, build_prompt, parse_citations
+from smallrag.verifiers.factory import make_verifier
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +40,6 @@ DEFAULT_CONTEXT_TOKENS = 2048
 TEMPLATE_MARGIN = 64
 _WORDS = re.compile(r"\w+")
 _CITATIONS = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
-ON_UNSUPPORTED = ("annotate", "abstain", "escalate")
-VERIFIER_NAMES = ("nli", "cascade")
 
 
 def _says_no_answer(text: str) -> bool:
@@ -59,68 +51,6 @@ def _says_no_answer(text: str) -> bool:
 def _has_claim(text: str) -> bool:
     """Whether any word is left once citations are removed (what a verifier can check)."""
     return bool(_WORDS.search(_CITATIONS.sub(" ", text)))
-
-
-def check_policy(on_unsupported: Any, *, has_verifier: bool, escalate_to: Any, min_confidence: Any,
-                 abstain_after_escalation: Any) -> None:
-    """Refuse answer-policy options that cannot work together, naming the fix."""
-    if on_unsupported not in ON_UNSUPPORTED:
-        raise SmallragError(f"on_unsupported must be one of {', '.join(map(repr, ON_UNSUPPORTED))}, "
-                            f"got {on_unsupported!r}")
-    if on_unsupported != "annotate" and not has_verifier:
-        raise SmallragError(f"on_unsupported={on_unsupported!r} needs a verifier to judge the answers; pass "
-                            "verifier=NLIVerifier() (or verifier='nli' to RAG.from_index), or keep "
-                            "on_unsupported='annotate'")
-    if on_unsupported == "escalate" and escalate_to is None:
-        raise SmallragError("on_unsupported='escalate' needs escalate_to: a larger generator (or a spec such as "
-                            "'qwen-1.5b' or 'openai:MODEL@URL' for RAG.from_index) to re-ask")
-    if on_unsupported != "escalate" and escalate_to is not None:
-        raise SmallragError(f"escalate_to is only used with on_unsupported='escalate' (got {on_unsupported!r}); "
-                            "set on_unsupported='escalate' or drop escalate_to")
-    if min_confidence is not None:
-        if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)) \
-                or not 0.0 <= min_confidence <= 1.0:
-            raise SmallragError(f"min_confidence must be a probability from 0 to 1 (or None), got {min_confidence!r}")
-        if on_unsupported == "annotate":
-            raise SmallragError("min_confidence only matters with on_unsupported='abstain' or 'escalate'; "
-                                "set one of them or drop min_confidence")
-    if not isinstance(abstain_after_escalation, bool):
-        raise SmallragError(f"abstain_after_escalation must be true or false, got {abstain_after_escalation!r}")
-    if abstain_after_escalation and on_unsupported != "escalate":
-        raise SmallragError("abstain_after_escalation only applies with on_unsupported='escalate'")
-
-
-def make_verifier(spec: Any, model: str | Path | None = None, judge: Generator | str | None = None
-                  ) -> Verifier | None:
-    """A verifier for `spec`: None, a Verifier object, 'nli' (the NLI `model` folder, default the
-    shipped one) or 'cascade' (that NLI verifier, then an LLM judge on `judge` — a Generator or
-    spec, default the judge's own local Qwen-1.5B — for the claims it is unsure about).
-    Verifier modules are imported only here."""
-    if judge is not None and spec != "cascade":
-        raise SmallragError(f"judge is only used by verifier='cascade' (got verifier={spec!r}); "
-                            "set verifier='cascade' or drop judge")
-    if spec is None:
-        if model is not None:
-            raise SmallragError("verifier_model is set but no verifier is; pass verifier='nli' (or 'cascade')")
-        return None
-    if not isinstance(spec, str):
-        if model is not None:
-            raise SmallragError("verifier_model only applies to verifier='nli' or 'cascade', not to a "
-                                f"{type(spec).__name__} object; configure the object's model yourself")
-        return spec
-    if spec not in VERIFIER_NAMES:
-        raise SmallragError(f"unknown verifier {spec!r}; use one of {', '.join(map(repr, VERIFIER_NAMES))}, "
-                            "a Verifier object, or None")
-    from verifiers.defaults import DEFAULT_NLI, resolve_model_folder
-    from verifiers.nli_verifier import NLIVerifier
-
-    nli = NLIVerifier(resolve_model_folder(model, DEFAULT_NLI))  # fails now, not after generating, if missing
-    if spec == "nli":
-        return nli
-    from verifiers.cascade import CascadeVerifier
-    from verifiers.llm_judge import LLMJudgeVerifier
-
-    return CascadeVerifier(nli, LLMJudgeVerifier(judge))
 
 
 @dataclass
@@ -157,16 +87,13 @@ class RAG:
                  progress: bool = True, on_unsupported: str = "annotate", escalate_to: Generator | None = None,
                  min_confidence: float | None = None, abstain_after_escalation: bool = False) -> None:
         for label, value in (("k", k), ("max_tokens", max_tokens)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise SmallragError(f"{label} must be a positive integer, got {value!r}")
-        if fetch_k is not None and (not isinstance(fetch_k, int) or fetch_k < k):
-            raise SmallragError(f"fetch_k must be an integer >= k ({k}), got {fetch_k!r}")
-        if context_tokens is not None and (not isinstance(context_tokens, int) or context_tokens <= 0):
-            raise SmallragError(f"context_tokens must be a positive integer, got {context_tokens!r}")
+            check_int(label, value, minimum=1, expected="a positive integer")
+        check_int("fetch_k", fetch_k, minimum=k, optional=True, expected=f"an integer >= k ({k})")
+        check_int("context_tokens", context_tokens, minimum=1, optional=True, expected="a positive integer")
         if verifier is not None and not (callable(getattr(verifier, "verify", None))
                                          and callable(getattr(verifier, "verify_batch", None))):
             raise SmallragError(f"verifier {verifier!r:.80} lacks verify(answer_text, evidence, question=) and "
-                                "verify_batch(...); pass a rag.protocols.Verifier such as verifiers.NLIVerifier")
+                                "verify_batch(...); pass a smallrag.core.protocols.Verifier such as verifiers.NLIVerifier")
         check_policy(on_unsupported, has_verifier=verifier is not None, escalate_to=escalate_to,
                      min_confidence=min_confidence, abstain_after_escalation=abstain_after_escalation)
         if escalate_to is generator:
@@ -195,21 +122,26 @@ class RAG:
     def from_index(cls, path: str | Path, *, mode: str | None = None, generator: Generator | str | None = None,
                    generator_options: dict[str, Any] | None = None, encoder=None,
                    verifier: Verifier | str | None = None, verifier_model: str | Path | None = None,
-                   judge: Generator | str | None = None, escalate_to: Generator | str | None = None, escalate_options: dict[str, Any] | None = None,
-                   **options: Any) -> "RAG":
+                   judge: Generator | str | None = None, escalate_to: Generator | str | None = None,
+                   escalate_options: dict[str, Any] | None = None, **options: Any) -> "RAG":
         """The default stack over an index folder: `mode` retrieval (hybrid when the index has
         both parts) and `generator` (a Generator, a spec such as 'qwen-0.5b' or
         'openai:MODEL@URL', or None for the packaged default). `verifier` is None, 'nli' (the
         shipped NLI model, or the folder `verifier_model`), 'cascade' (that model, then an LLM
-        judge on `judge` for unsure claims; see `make_verifier`) or a Verifier; `escalate_to` a
-        Generator or a spec, built with `escalate_options`."""
-        from rag.generators.factory import make_generator
-        from retrievers.factory import open_retriever
+        judge on `judge`, a Generator or a spec, default the local Qwen-1.5B, for unsure claims;
+        see smallrag.verifiers.factory) or a Verifier; `escalate_to` a Generator or a spec, built
+        with `escalate_options`."""
+        from smallrag.generators.factory import make_generator
+        from smallrag.retrievers.factory import open_retriever
 
         # Option mistakes surface before anything is opened.
         check_policy(options.get("on_unsupported", "annotate"), has_verifier=verifier is not None,
                      escalate_to=escalate_to, min_confidence=options.get("min_confidence"),
                      abstain_after_escalation=options.get("abstain_after_escalation", False))
+        if verifier == "cascade" and (judge is None or isinstance(judge, str)):
+            from smallrag.verifiers.llm_judge import DEFAULT_JUDGE_GENERATOR
+
+            judge = make_generator(judge if judge is not None else DEFAULT_JUDGE_GENERATOR)
         verifier = make_verifier(verifier, verifier_model, judge)
         retriever = open_retriever(path, mode, encoder=encoder)
         if generator is None or isinstance(generator, str):
@@ -219,6 +151,13 @@ class RAG:
         return cls(retriever, generator, verifier=verifier, escalate_to=escalate_to, **options)
 
     # -- stages -----------------------------------------------------------------------------
+
+    def _special_tokens(self) -> tuple[str, ...]:
+        """The special tokens of every generator that may read the prompt (escalation re-sends it)."""
+        tokens: set[str] = set()
+        for generator in (self.generator, self.escalate_to):
+            tokens.update(getattr(generator, "special_tokens", None) or ())
+        return tuple(tokens)
 
     def _count(self) -> Callable[[str], int]:
         count = getattr(self.generator, "count_tokens", None)
@@ -245,9 +184,9 @@ class RAG:
         if not history:
             return question
         started = time.perf_counter()
-        with self._generator_lock:
-            out = self.generator.generate(rewrite_messages(question, history), max_tokens=64, temperature=0.0,
-                                          seed=self.seed)
+        with holding(self._generator_lock):
+            out = self.generator.generate(rewrite_messages(question, history, special_tokens=self._special_tokens()),
+                                          max_tokens=64, temperature=0.0, seed=self.seed)
         timings["rewrite"] = time.perf_counter() - started
         query = parse_rewrite(out.text, question)
         logger.debug("rewrote %r as %r", question, query)
@@ -265,7 +204,8 @@ class RAG:
         started = time.perf_counter()
         count = self._count()
         prompt = build_prompt(query, hits, context_tokens=self._context_budget(query, count), count_tokens=count,
-                              system=self.system_prompt, instructions=self.instructions)
+                              system=self.system_prompt, instructions=self.instructions,
+                              special_tokens=self._special_tokens())
         if prompt.dropped_hits:
             logger.info("%d retrieved chunk(s) did not fit the context budget of %d tokens",
                         prompt.dropped_hits, prompt.context_tokens)
@@ -296,13 +236,7 @@ class RAG:
         return self.verifier is not None and not answer.no_answer and _has_claim(answer.text)
 
     def _unsupported(self, answer: Answer, verification: Verification | None) -> bool:
-        if answer.no_answer:
-            return False
-        if verification is None:  # nothing checkable: no claim the documents back
-            return True
-        if not verification.supported:
-            return True
-        return self.min_confidence is not None and verification.confidence < self.min_confidence
+        return is_unsupported(answer, verification, self.min_confidence)
 
     def _verify(self, answers: Sequence[Answer], batch: bool) -> list[tuple[Verification, float]]:
         """Each answer's Verification and its verification seconds; one verify_batch call when `batch`."""
@@ -343,20 +277,6 @@ class RAG:
                        confidence=None if verification is None else verification.confidence,
                        verify_seconds=verify_seconds)
 
-    @staticmethod
-    def _rank(verification: Verification | None) -> tuple[float, float]:
-        # Faithfulness first, then confidence; an answer with no supported claim (or a refusal)
-        # ranks lowest whatever its confidence, so a tie there goes to the larger model.
-        if verification is None or verification.faithfulness <= 0.0:
-            return (0.0, 0.0)
-        return (verification.faithfulness, verification.confidence)
-
-    @staticmethod
-    def _abstention(withheld: Answer, verification: Verification | None, attempts: tuple[Attempt, ...],
-                    escalated: bool) -> Answer:
-        return replace(withheld, text=NO_ANSWER, citations=(), invalid_citations=0, no_answer=True,
-                       verification=verification, abstained=True, escalated=escalated, attempts=attempts)
-
     def _finish(self, drafts: Sequence[_Draft], *, batch: bool) -> list[Answer]:
         """Verify the drafts (one verify_batch call when `batch`) and apply the answer policy."""
         checks = self._verify_drafts([d.answer for d in drafts], batch) if self.verifier is not None \
@@ -369,7 +289,7 @@ class RAG:
                 draft.timings["verify"] = verify_seconds
             if self.verifier is not None and self._unsupported(answer, verification):
                 if self.on_unsupported == "abstain":
-                    answer = self._abstention(answer, verification, (self._attempt(
+                    answer = abstention(answer, verification, (self._attempt(
                         draft.answer, draft.generate_seconds, verification, verify_seconds),), escalated=False)
                 elif self.on_unsupported == "escalate":
                     escalations.append(i)
@@ -386,7 +306,7 @@ class RAG:
         for i in which:
             draft = drafts[i]
             started = time.perf_counter()
-            with self._escalate_lock:
+            with holding(self._escalate_lock):
                 generation = self.escalate_to.generate(draft.prompt.messages, max_tokens=self.max_tokens,
                                                        temperature=self.temperature, seed=self.seed)
             seconds = time.perf_counter() - started
@@ -402,7 +322,7 @@ class RAG:
             verification1, verify1 = checks[i]
             attempts = (self._attempt(draft.answer, draft.generate_seconds, verification1, verify1),
                         self._attempt(answer2, seconds2, verification2, verify2))
-            if self._rank(verification2) >= self._rank(verification1):
+            if rank(verification2) >= rank(verification1):
                 kept, verification = answer2, verification2
             else:
                 kept, verification = draft.answer, verification1
@@ -413,7 +333,7 @@ class RAG:
             timings["total"] = draft.elapsed + verify1 + seconds2 + verify2
             kept = replace(kept, verification=verification, escalated=True, attempts=attempts, timings=timings)
             if self.abstain_after_escalation and self._unsupported(kept, verification):
-                kept = self._abstention(kept, verification, attempts, escalated=True)
+                kept = abstention(kept, verification, attempts, escalated=True)
             out[i] = kept
 
     def _no_context_answer(self, question: str, query: str, timings: dict[str, float], started: float) -> Answer:
@@ -433,13 +353,10 @@ class RAG:
         return max(k, self.fetch_k) if self.reranker is not None else k
 
     def _k(self, k: int | None) -> int:
-        k = k if k is not None else self.k
-        if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-            raise SmallragError(f"k must be a positive integer, got {k!r}")
-        return k
+        return check_int("k", k if k is not None else self.k, minimum=1, expected="a positive integer")
 
     def _generate(self, prompt: BuiltPrompt):
-        with self._generator_lock:
+        with holding(self._generator_lock):
             return self.generator.generate(prompt.messages, max_tokens=self.max_tokens,
                                            temperature=self.temperature, seed=self.seed)
 
@@ -470,6 +387,9 @@ class RAG:
         generation = self._generate(prompt)
         done = time.perf_counter()
         timings["generate"] = done - gen_started
+        for part in ("prompt_eval", "decode"):  # the backend's own split of "generate", when it has one
+            if part in generation.timings:
+                timings[part] = generation.timings[part]
         answer = self._build(question, query, prompt, generation.text, generator=self.generator.name,
                              finish_reason=generation.finish_reason, prompt_tokens=generation.prompt_tokens,
                              completion_tokens=generation.completion_tokens)
@@ -491,9 +411,10 @@ class RAG:
         prompt = self._prompt(query, hits, timings)
         parts: list[str] = []
         gen_started = time.perf_counter()
-        with self._generator_lock:
+        with holding(self._generator_lock):
             for delta in self.generator.stream(prompt.messages, max_tokens=self.max_tokens,
                                                temperature=self.temperature, seed=self.seed):
+                check_cancelled()
                 if not parts:
                     timings["first_token"] = time.perf_counter() - started
                 parts.append(delta)
@@ -524,12 +445,10 @@ class RAG:
         started = time.perf_counter()
         runs = self.retriever.retrieve_batch(questions, self._fetch(k), filters)
         retrieve_each = (time.perf_counter() - started) / len(questions)
-        from tqdm.auto import tqdm
-
         show = progress if progress is not None else self.progress
         answers: list[Answer | None] = []
         drafts: list[tuple[int, _Draft]] = []
-        for question, hits in tqdm(list(zip(questions, runs)), desc="answering", unit="q", disable=not show):
+        for question, hits in track(list(zip(questions, runs)), "answering", "q", show):
             one_started = time.perf_counter()
             timings = {"retrieve": retrieve_each}
             hits = self._rerank(question, hits, k, timings)

@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from rag.chunking import count_tokens as count_word_tokens, sentence_spans
-from rag.errors import SmallragError
-from rag.types import Hit
+from smallrag.core.chunking import count_tokens as count_word_tokens, sentence_spans
+from smallrag.core.errors import SmallragError
+from smallrag.core.types import Hit
+from smallrag.core.untrusted import neutralise
 
 NO_ANSWER = "The documents do not answer this question."
 
@@ -33,17 +34,11 @@ INSTRUCTIONS = (
     f"If the blocks do not contain the answer, reply exactly: {NO_ANSWER}"
 )
 
-_DELIMITER = re.compile(r"<\s*(/?)\s*(context|block)\b", re.IGNORECASE)
-
-
 def approx_tokens(text: str) -> int:
     """Words and punctuation marks, times 1.3: a cheap upper-ish estimate of BPE tokens."""
     return int(count_word_tokens(text) * 1.3) + 1
 
 
-def neutralise(text: str) -> str:
-    """Defuse anything that could pass for our delimiters inside untrusted text."""
-    return _DELIMITER.sub(lambda m: f"‹{m.group(1)}{m.group(2)}", text)
 
 
 @dataclass(frozen=True)
@@ -76,10 +71,12 @@ def _fit(text: str, budget: int, count: Callable[[str], int]) -> str:
 
 def build_prompt(question: str, hits: Sequence[Hit], *, context_tokens: int = 2048,
                  count_tokens: Callable[[str], int] = approx_tokens, system: str = SYSTEM_PROMPT,
-                 instructions: str = INSTRUCTIONS) -> BuiltPrompt:
+                 instructions: str = INSTRUCTIONS, special_tokens: Sequence[str] = ()) -> BuiltPrompt:
     """Chat messages asking `question` over `hits` (best first), packed into `context_tokens`.
 
-    The user turn is: the context blocks, then `instructions`, then the question."""
+    The user turn is: the context blocks, then `instructions`, then the question. The blocks, their
+    sources and the question are untrusted: they are neutralised against `special_tokens` (the
+    generator's) and our delimiters."""
     if not isinstance(question, str) or not question.strip():
         raise SmallragError(f"the question is empty ({question!r}); pass some text")
     if context_tokens <= 0:
@@ -98,9 +95,12 @@ def build_prompt(question: str, hits: Sequence[Hit], *, context_tokens: int = 20
             continue
         blocks.append(ContextBlock(n, hit, text, truncated=len(text) < len(hit.chunk.text)))
         used += overhead + count_tokens(text)
-    body = "".join(f'<block n="{b.n}" source="{neutralise(b.hit.chunk.doc_id)}">\n{neutralise(b.text)}\n</block>\n'
+    def clean(text: str) -> str:
+        return neutralise(text, special_tokens)
+
+    body = "".join(f'<block n="{b.n}" source="{clean(b.hit.chunk.doc_id)}">\n{clean(b.text)}\n</block>\n'
                    for b in blocks)
-    user = f"<context>\n{body}</context>\n\n{instructions}\n\nQuestion: {question.strip()}"
+    user = f"<context>\n{body}</context>\n\n{instructions}\n\nQuestion: {clean(question.strip())}"
     return BuiltPrompt([{"role": "system", "content": system}, {"role": "user", "content": user}],
                        blocks, dropped, used)
 

@@ -8,23 +8,29 @@
     GET  /health  -> {"status": "ok", "generator", "retriever", "chunks", "version", "limits"}
 
 Every error is JSON {"error": message}: 400 bad request (the message names the field and the
-fix), 413 body over `max_request_bytes`, 408 body not received in time, 500 internal (the
-traceback goes to the log, never to the client), 504 answer not ready within `request_timeout`.
+fix), 413 body over `max_request_bytes`, 415 a body that is not `application/json`, 408 body
+not received in time, 503 queue full (with Retry-After), 500 internal (the traceback goes to the
+log, never to the client), 504 answer not ready within `request_timeout`.
 
 The pipeline is synchronous, so it runs in worker threads and the event loop stays free for
-other requests; the RAG's own lock queues them for the generator. A worker thread cannot be
-killed: a request that times out gets its 504 at once, but a non-streaming answer keeps its
-thread (and the generator) until the generation ends, and its text is dropped. A stream that
-times out or whose client disconnects is closed at its next token, which frees the generator.
+other requests; the RAG's own lock queues them for the generator. At most `max_queue` requests
+wait behind the one being answered: past that a request gets 503 at once, with a Retry-After
+estimated from recent answer times, instead of waiting into a timeout. A request that times out
+or whose client leaves is cancelled (smallrag.core.cancel): if it is still queued it never
+reaches the generator, and if it is generating it stops at its next token, freeing the
+generator for the next request. Each request is logged in one line (method, path, status,
+seconds), never with its body.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import math
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterator
 
@@ -32,16 +38,23 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag import __version__
-from rag.conversation import check_history
-from rag.errors import SmallragError
-from rag.types import Answer
+from smallrag.conversation import check_history
+from smallrag.core.cancel import Cancelled, cancellable
+from smallrag.core.checks import check_int, check_number, is_int
+from smallrag.core.errors import SmallragError
+from smallrag.core.types import Answer
+from smallrag.core.version import __version__
 
 logger = logging.getLogger(__name__)
+access_log = logging.getLogger(__name__ + ".access")
 
 DEFAULT_MAX_K = 50
 DEFAULT_MAX_REQUEST_BYTES = 64_000
 DEFAULT_REQUEST_TIMEOUT = 300.0  # seconds, from the first byte of the body to the last byte of the answer
+# Requests that may wait behind the one being answered. With the default generator (about 7 s an
+# answer on 2 cores) 16 waiting requests finish well inside the default request_timeout.
+DEFAULT_MAX_QUEUE = 16
+POLL_SECONDS = 0.25  # how often a waiting request checks its deadline and its client
 GRACEFUL_SHUTDOWN_SECONDS = 10
 ASK_FIELDS = ("question", "k", "history", "filters", "stream")
 INTERNAL_ERROR = "internal server error; the server log has the details"
@@ -84,13 +97,6 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _check_limit(label: str, value: Any, *, integer: bool) -> None:
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value <= 0:
-        kind = "integer" if integer else "number of seconds"
-        raise SmallragError(f"{label} must be a positive {kind}, got {value!r}")
-
-
 # -- request body ---------------------------------------------------------------------------
 
 async def _read_body(request: Request, max_bytes: int) -> bytes:
@@ -124,6 +130,14 @@ def parse_ask(body: bytes, *, max_k: int) -> AskRequest:
     except json.JSONDecodeError as exc:
         raise RequestError(400, f"the request body is not valid JSON ({exc.msg} at line {exc.lineno} column "
                                 f"{exc.colno}); send an object like {{\"question\": \"...\"}}") from None
+    except RecursionError:
+        raise RequestError(400, "the request body is JSON nested too deeply; send an object like "
+                                "{\"question\": \"...\"}") from None
+    try:  # "\\ud800" decodes to a lone surrogate, which no tokenizer or log can take
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(400, "the request body holds a lone surrogate escape (such as \"\\ud800\"), which is "
+                                "not text; send valid Unicode") from None
     if not isinstance(data, dict):
         raise RequestError(400, f"the request body must be a JSON object like {{\"question\": \"...\"}}, "
                                 f"got a JSON {_json_type(data)}")
@@ -153,7 +167,7 @@ def _question(value: Any) -> str:
 def _k(value: Any, max_k: int) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= max_k:
+    if not is_int(value) or not 1 <= value <= max_k:
         raise RequestError(400, f"\"k\" must be a whole number from 1 to {max_k} (the server's max_k), "
                                 f"got {value!r}")
     return value
@@ -214,11 +228,14 @@ class _Relay:
 
     def run(self) -> None:
         try:
-            if not self.stop.is_set():
-                for item in self.items:
-                    self._put("item", item)
-                    if self.stop.is_set():
-                        break
+            with cancellable(self.stop):  # a stop also cancels the generation it is waiting on
+                if not self.stop.is_set():
+                    for item in self.items:
+                        self._put("item", item)
+                        if self.stop.is_set():
+                            break
+        except Cancelled:
+            pass  # nobody is listening any more
         except BaseException as exc:  # handed to the loop, which reports it
             self._put("error", exc)
         finally:
@@ -303,15 +320,77 @@ def _chunk_count(retriever: Any) -> int | None:
     return None
 
 
+class _Admission:
+    """Counts the requests in the building (answering or queued) and estimates the wait."""
+
+    def __init__(self, max_queue: int) -> None:
+        self.max_queue = max_queue
+        self.active = 0
+        self.recent: collections.deque[float] = collections.deque(maxlen=20)  # seconds of recent answers
+
+    def admit(self) -> bool:
+        if self.active > self.max_queue:  # one answering plus max_queue waiting
+            return False
+        self.active += 1
+        return True
+
+    def release(self, seconds: float | None) -> None:
+        self.active -= 1
+        if seconds is not None:
+            self.recent.append(seconds)
+
+    def retry_after(self) -> int:
+        """Seconds until the queue has room, about: what is in the building, at the recent pace
+        (answers overlap in the queue, so their mean time is already a wait, not a service time)."""
+        if not self.recent:
+            return 5
+        return max(1, math.ceil(sum(self.recent) / len(self.recent)))
+
+
+class _AccessLog:
+    """One log line per request: method, path, status, seconds; never the body (questions and
+    history may be private). Plain ASGI, so it leaves the request's disconnect signal alone."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), [0]
+
+        async def sending(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            access_log.info("%s %s %d %.3fs", scope["method"], scope["path"], status[0] or 500,
+                            time.perf_counter() - started)
+
+
+def _content_type_ok(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media == "application/json"
+
+
 def create_app(rag, *, max_k: int = DEFAULT_MAX_K, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-               request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> FastAPI:
-    """The FastAPI app answering over `rag` (a rag.pipeline.RAG); see the module doc for the API."""
-    _check_limit("max_k", max_k, integer=True)
-    _check_limit("max_request_bytes", max_request_bytes, integer=True)
-    _check_limit("request_timeout", request_timeout, integer=False)
+               request_timeout: float = DEFAULT_REQUEST_TIMEOUT, max_queue: int = DEFAULT_MAX_QUEUE) -> FastAPI:
+    """The FastAPI app answering over `rag` (a smallrag.pipeline.RAG); see the module doc for the API."""
+    check_int("max_k", max_k, minimum=1, expected="a positive integer")
+    check_int("max_request_bytes", max_request_bytes, minimum=1, expected="a positive integer")
+    check_number("request_timeout", request_timeout, above=0, expected="a positive number of seconds")
+    check_int("max_queue", max_queue, minimum=0, expected="a whole number >= 0")
     # The interactive docs pages load their scripts from a CDN, which an offline server cannot reach.
     app = FastAPI(title="smallrag", version=__version__, docs_url=None, redoc_url=None)
-    limits = {"max_k": max_k, "max_request_bytes": max_request_bytes, "request_timeout": request_timeout}
+    limits = {"max_k": max_k, "max_request_bytes": max_request_bytes, "request_timeout": request_timeout,
+              "max_queue": max_queue}
+    admission = _Admission(max_queue)
+
+    app.add_middleware(_AccessLog)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -321,13 +400,18 @@ def create_app(rag, *, max_k: int = DEFAULT_MAX_K, max_request_bytes: int = DEFA
     async def health() -> JSONResponse:
         return JSONResponse({"status": "ok", "generator": rag.generator.name,
                              "retriever": getattr(rag.retriever, "name", type(rag.retriever).__name__),
-                             "chunks": _chunk_count(rag.retriever), "version": __version__, "limits": limits})
+                             "chunks": _chunk_count(rag.retriever), "version": __version__, "limits": limits,
+                             "queue": max(0, admission.active - 1)})
 
     @app.post("/ask", openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": ASK_SCHEMA}}}})
     async def ask(request: Request):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + request_timeout
+        if not _content_type_ok(request):
+            # also what keeps other web pages out: a cross-site form or fetch cannot send JSON unasked
+            return _error(415, f"send the body as JSON with Content-Type: application/json (got "
+                               f"{request.headers.get('content-type') or 'none'!r})")
         try:
             body = await asyncio.wait_for(_read_body(request, max_request_bytes), request_timeout)
             query = parse_ask(body, max_k=max_k)
@@ -335,36 +419,84 @@ def create_app(rag, *, max_k: int = DEFAULT_MAX_K, max_request_bytes: int = DEFA
             return _error(408, f"the request body did not arrive within request_timeout={request_timeout:g} s")
         except RequestError as exc:
             return _error(exc.status, exc.message)
+        if not admission.admit():
+            wait = admission.retry_after()
+            return JSONResponse({"error": f"the server is busy ({admission.active} requests in progress, "
+                                          f"max_queue={max_queue}); retry in about {wait} s"},
+                                status_code=503, headers={"Retry-After": str(wait)})
         options = {"history": query.history, "k": query.k, "filters": query.filters}
         if query.stream:
-            relay = _Relay(rag.stream(query.question, **options), loop)
-            loop.run_in_executor(None, relay.run)
-            return _EventStream(_events(relay, deadline, request_timeout), relay)
-        task = asyncio.ensure_future(rag.aask(query.question, **options))
-        done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
-        if not done:
-            task.cancel()  # stops the wait; the worker thread runs on and its answer is dropped
-            logger.warning("an answer took longer than request_timeout=%s s; its worker thread finishes "
-                           "in the background", request_timeout)
-            return _error(504, _timeout_message(request_timeout))
-        try:
-            answer = task.result()
-        except Exception as exc:
-            return _error(*_failure(exc))
-        return JSONResponse(answer.to_json())
+            return _stream_answer(rag, query, options, loop, deadline, request_timeout, admission)
+        return await _whole_answer(rag, query, options, request, loop, deadline, request_timeout, admission)
 
     return app
 
 
+def _stream_answer(rag, query: AskRequest, options: dict[str, Any], loop: asyncio.AbstractEventLoop,
+                   deadline: float, timeout: float, admission: _Admission) -> StreamingResponse:
+    relay = _Relay(rag.stream(query.question, **options), loop)
+    started = time.perf_counter()
+
+    def run() -> None:
+        try:
+            relay.run()
+        finally:
+            loop.call_soon_threadsafe(admission.release, time.perf_counter() - started)
+
+    loop.run_in_executor(None, run)
+    return _EventStream(_events(relay, deadline, timeout), relay)
+
+
+async def _whole_answer(rag, query: AskRequest, options: dict[str, Any], request: Request,
+                        loop: asyncio.AbstractEventLoop, deadline: float, timeout: float,
+                        admission: _Admission) -> JSONResponse:
+    cancel = threading.Event()
+    started = time.perf_counter()
+
+    def work() -> Answer:
+        with cancellable(cancel):
+            return rag.ask(query.question, **options)
+
+    task = asyncio.ensure_future(asyncio.to_thread(work))
+
+    def finished(done: asyncio.Future) -> None:
+        cancelled = done.cancelled() or isinstance(done.exception(), Cancelled)
+        admission.release(None if cancelled else time.perf_counter() - started)
+
+    task.add_done_callback(finished)  # the worker holds its place until it has really stopped
+    while True:
+        remaining = deadline - loop.time()
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, min(POLL_SECONDS, remaining)))
+        if done:
+            break
+        if loop.time() >= deadline:
+            cancel.set()
+            logger.warning("an answer took longer than request_timeout=%s s; cancelled", timeout)
+            return _error(504, _timeout_message(timeout))
+        if await request.is_disconnected():
+            cancel.set()
+            logger.info("the client left before its answer was ready; cancelled")
+            return _error(499, "client closed the request")  # nobody reads it: for the log line
+    try:
+        answer = task.result()
+    except Exception as exc:
+        return _error(*_failure(exc))
+    return JSONResponse(answer.to_json())
+
+
 def serve(rag, host: str = "127.0.0.1", port: int = 8000, max_k: int = DEFAULT_MAX_K,
           max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-          request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
-    """Serve `rag` over HTTP until interrupted (uvicorn, one process, log level warning)."""
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise SmallragError(f"port must be a whole number from 0 to 65535, got {port!r}")
-    app = create_app(rag, max_k=max_k, max_request_bytes=max_request_bytes, request_timeout=request_timeout)
+          request_timeout: float = DEFAULT_REQUEST_TIMEOUT, max_queue: int = DEFAULT_MAX_QUEUE) -> None:
+    """Serve `rag` over HTTP until interrupted (uvicorn, one process, log level warning; our own
+    one-line access log at info)."""
+    check_int("port", port, minimum=0, maximum=65535)
+    app = create_app(rag, max_k=max_k, max_request_bytes=max_request_bytes, request_timeout=request_timeout,
+                     max_queue=max_queue)
     import uvicorn
 
+    if not access_log.level:
+        access_log.setLevel(logging.INFO)
     logger.info("serving %s on http://%s:%d", rag.generator.name, host, port)
     # Open streams get GRACEFUL_SHUTDOWN_SECONDS to end on Ctrl-C, then they are cut (which frees the generator).
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+                access_log=False)

@@ -7,15 +7,15 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.errors import SmallragError
-from rag.types import Chunk, Hit
+from smallrag.core.checks import check_int
+from smallrag.core.errors import SmallragError
+from smallrag.core.types import Chunk, Hit
 
 
 def check_queries(queries: Sequence[str], k: int) -> None:
     if isinstance(queries, str):
         raise SmallragError("retrieve_batch takes a list of queries, got one string; use retrieve() for one")
-    if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
-        raise SmallragError(f"k must be a positive integer, got {k!r}")
+    check_int("k", k, minimum=1, expected="a positive integer")
     for i, query in enumerate(queries):
         if not isinstance(query, str) or not query.strip():
             raise SmallragError(f"query {i} is empty ({query!r}); pass non-blank text")

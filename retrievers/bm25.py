@@ -6,12 +6,12 @@ from typing import Sequence
 
 import numpy as np
 
-from indexes.index import Index
-from indexes.store import filter_mask
-from rag.errors import SmallragError
-from rag.protocols import Filters
-from rag.types import Hit
-from retrievers.base import check_queries, make_hits, top_k
+from smallrag.indexes.index import Index
+from smallrag.indexes.store import filter_mask
+from smallrag.core.errors import SmallragError
+from smallrag.core.protocols import Filters
+from smallrag.core.types import Hit
+from smallrag.retrievers.base import check_queries, make_hits, top_k
 
 # Queries scored at once: at most 256, and at most ~16M cells (128 MB) of dense scores.
 _MAX_BATCH = 256

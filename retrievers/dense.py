@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from indexes.index import Index
-from indexes.store import filter_mask
-from rag.errors import SmallragError
-from rag.protocols import Filters
-from rag.types import Hit
-from retrievers.base import check_queries, make_hits
+from smallrag.indexes.index import Index
+from smallrag.indexes.store import filter_mask
+from smallrag.core.errors import SmallragError
+from smallrag.core.protocols import Filters
+from smallrag.core.types import Hit
+from smallrag.retrievers.base import check_queries, make_hits
 
 
 class DenseRetriever:

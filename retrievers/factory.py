@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from indexes.index import Index
-from rag.errors import SmallragError
+from smallrag.indexes.index import Index
+from smallrag.core.errors import SmallragError
 
 MODES = ("bm25", "dense", "hybrid")
 
@@ -15,9 +15,9 @@ def default_mode(index: Index) -> str:
 
 
 def open_retriever(index: Index | str | Path, mode: str | None = None, *, encoder=None, method: str = "rrf"):
-    from retrievers.bm25 import BM25Retriever
-    from retrievers.dense import DenseRetriever
-    from retrievers.hybrid import HybridRetriever
+    from smallrag.retrievers.bm25 import BM25Retriever
+    from smallrag.retrievers.dense import DenseRetriever
+    from smallrag.retrievers.hybrid import HybridRetriever
 
     index = index if isinstance(index, Index) else Index.open(index)
     mode = mode if mode is not None else default_mode(index)
@@ -48,6 +48,6 @@ def make_reranker(spec=None, **options):
             raise SmallragError(f"reranker {spec!r:.80} has no rerank(query, hits, k) method; pass a Reranker, "
                                 "'default', a cross-encoder folder or 'none'")
         return spec
-    from retrievers.rerankers import CrossEncoderReranker
+    from smallrag.retrievers.rerankers import CrossEncoderReranker
 
     return CrossEncoderReranker(spec, **options)

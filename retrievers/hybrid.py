@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from rag.errors import SmallragError
-from rag.protocols import Filters, Retriever
-from rag.types import Hit
-from retrievers.base import check_queries
+from smallrag.core.errors import SmallragError
+from smallrag.core.protocols import Filters, Retriever
+from smallrag.core.types import Hit
+from smallrag.retrievers.base import check_queries
 
 METHODS = ("rrf", "weighted")
 

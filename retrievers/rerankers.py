@@ -4,23 +4,24 @@ Loads any local sentence-transformers CrossEncoder folder or Hugging Face sequen
 folder with one output (default: the shipped `reranker-minilm-l6`). A hit's new score is the
 model's raw relevance logit (sigmoid of it is the model's probability of relevance; the logit
 keeps large scores apart where float32 probabilities would tie). Scores do not depend on the
-batch or on what else is reranked with a hit (see verifiers/batching.py).
+batch or on what else is reranked with a hit (see core/batching.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from rag.errors import SmallragError
-from rag.fixed_rows import fix_linear_rows
-from rag.types import Hit
-from verifiers.defaults import trained_max_length
+from smallrag.core.checks import check_int
+from smallrag.core.cross_encoder import check_pair_shapes, load_sequence_classifier, run_pairs
+from smallrag.core.defaults import trained_max_length
+from smallrag.core.errors import SmallragError
+from smallrag.core.local_model import LocalModel
+from smallrag.core.types import Hit
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def _check_relevance_config(path: Path, config: dict[str, Any]) -> None:
             "NLIVerifier, not in the reranker")
 
 
-class CrossEncoderReranker:
+class CrossEncoderReranker(LocalModel):
     """Re-orders hits by a cross-encoder's relevance score for the query.
 
     `model` is None (the shipped reranker), a shipped model name, or a local folder.
@@ -63,71 +64,40 @@ class CrossEncoderReranker:
 
     def __init__(self, model: str | Path | None = None, *, batch_size: int = 32, max_length: int | None = None,
                  name: str | None = None, device: str = "cpu", progress: bool = False) -> None:
-        from verifiers.defaults import DEFAULT_RERANKER, resolve_model_folder
+        from smallrag.core.defaults import DEFAULT_RERANKER, resolve_model_folder
 
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise SmallragError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
-                                       or max_length < MIN_LENGTH):
-            raise SmallragError(f"max_length must be an integer >= {MIN_LENGTH} tokens, got {max_length!r}")
-        self.path = resolve_model_folder(model, DEFAULT_RERANKER)
-        if not (self.path / "config.json").is_file():
+        check_int("batch_size", batch_size, minimum=1, expected="a positive integer")
+        check_int("max_length", max_length, minimum=MIN_LENGTH, optional=True,
+                  expected=f"an integer >= {MIN_LENGTH} tokens")
+        path = resolve_model_folder(model, DEFAULT_RERANKER)
+        if not (path / "config.json").is_file():
             raise SmallragError(f"reranker folder {str(model)!r} has no config.json; pass the folder of a "
                                 "sentence-transformers CrossEncoder or a 1-label Hugging Face classifier")
-        config = _read_json(self.path / "config.json")
-        _check_relevance_config(self.path, config)
-        limit = trained_max_length(self.path, config)
+        config = _read_json(path / "config.json")
+        _check_relevance_config(path, config)
+        super().__init__(path, name=name, device=device)
+        limit = trained_max_length(path, config)
         self.max_length = min(max_length, limit) if max_length is not None else limit
         self.batch_size = batch_size
-        self.device = device
         self.progress = progress
-        self.name = name if name is not None else self.path.resolve().name
-        self._lock = threading.Lock()
-        self._model = None
-        self._tokenizer = None
-        self._fingerprint: str | None = None
 
     def __repr__(self) -> str:
         return f"CrossEncoderReranker({str(self.path)!r}, max_length={self.max_length})"
 
-    @property
-    def fingerprint(self) -> str:
-        if self._fingerprint is None:
-            from rag.models import model_fingerprint
-
-            self._fingerprint = model_fingerprint(self.path)
-        return self._fingerprint
-
     def _load(self):
-        with self._lock:
-            if self._model is not None:
-                return self._model, self._tokenizer
-            import torch
-            from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(self.path)
-                # float32 whatever the stored dtype: fp16 matmuls on CPU are slow and round differently
-                model, info = AutoModelForSequenceClassification.from_pretrained(
-                    self.path, dtype=torch.float32, output_loading_info=True)
-            except (OSError, ValueError) as exc:
-                raise SmallragError(f"cannot load the reranker in {self.path}: {exc}") from exc
-            prefix = f"{model.base_model_prefix}."
-            head_missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith(prefix))
-            if head_missing:
-                raise SmallragError(
-                    f"the weights in {self.path} have no trained classification head (missing {head_missing}); "
-                    "this looks like a plain encoder, not a reranker: fine-tune it first "
-                    "(`smallrag train reranker`) or pass a cross-encoder folder")
-            if tokenizer.pad_token_id is None:
-                raise SmallragError(f"the tokenizer in {self.path} has no padding token; set one in its "
-                                    "tokenizer_config.json")
-            from verifiers.batching import GEMM_ROWS
-
-            fix_linear_rows(model.eval().to(self.device), GEMM_ROWS)  # batch-invariant products
-            self._tokenizer, self._model = tokenizer, model
-            logger.info("loaded reranker %s (max_length %d)", self.path, self.max_length)
-            return model, tokenizer
+        model, tokenizer, info = load_sequence_classifier(self.path, self.device, "the reranker")
+        prefix = f"{model.base_model_prefix}."
+        head_missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith(prefix))
+        if head_missing:
+            raise SmallragError(
+                f"the weights in {self.path} have no trained classification head (missing {head_missing}); "
+                "this looks like a plain encoder, not a reranker: fine-tune it first "
+                "(`smallrag train reranker`) or pass a cross-encoder folder")
+        if tokenizer.pad_token_id is None:
+            raise SmallragError(f"the tokenizer in {self.path} has no padding token; set one in its "
+                                "tokenizer_config.json")
+        logger.info("loaded reranker %s (max_length %d)", self.path, self.max_length)
+        return model, tokenizer
 
     # -- scoring ----------------------------------------------------------------------------
 
@@ -135,35 +105,16 @@ class CrossEncoderReranker:
                     progress: bool | None = None) -> np.ndarray:
         """Relevance logits, shape (n,), for (query, passage) pairs; the same pair always gets the
         same number, whatever the batch."""
-        pairs = list(pairs)
-        for i, pair in enumerate(pairs):
-            if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
-                raise SmallragError(f"pair {i} must be (query, passage) strings, got {pair!r:.80}")
+        pairs = check_pair_shapes(pairs, ("query", "passage"))
         batch_size = batch_size if batch_size is not None else self.batch_size
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise SmallragError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_int("batch_size", batch_size, minimum=1, expected="a positive integer")
         if not pairs:
             return np.zeros(0, dtype=np.float32)
-        model, tokenizer = self._load()
-        import torch
-        from tqdm.auto import tqdm
-
-        from verifiers.batching import length_buckets, padded_features, plan_batches
-
+        model, tokenizer = self.loaded()
         # longest_first trims the passage while it is the longer part, so a short query is kept whole
-        enc = tokenizer([q for q, _ in pairs], [p for _, p in pairs], truncation="longest_first",
-                        max_length=self.max_length)
-        lengths = [len(ids) for ids in enc["input_ids"]]
-        buckets = length_buckets(lengths, self.max_length)
-        out = np.zeros(len(pairs), dtype=np.float32)
-        show = progress if progress is not None else self.progress
-        with torch.inference_mode():
-            for batch in tqdm(plan_batches(buckets, batch_size), desc="rerank", unit="batch", disable=not show):
-                features = padded_features(enc, batch, lengths, buckets[batch[0]], tokenizer.pad_token_id,
-                                           self.device)
-                logits = model(**features).logits.float()[: len(batch), 0]
-                out[batch] = logits.cpu().numpy()
-        return out
+        return run_pairs(model, tokenizer, pairs, max_length=self.max_length, truncation="longest_first",
+                         batch_size=batch_size, head=lambda logits: logits[:, 0], device=self.device,
+                         desc="rerank", progress=progress if progress is not None else self.progress)
 
     # -- Reranker protocol -------------------------------------------------------------------
 
@@ -179,14 +130,13 @@ class CrossEncoderReranker:
         queries, hits_lists = list(queries), [list(h) for h in hits_lists]
         if len(queries) != len(hits_lists):
             raise SmallragError(f"got {len(queries)} queries and {len(hits_lists)} hit lists; pass one list per query")
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k <= 0):
-            raise SmallragError(f"k must be a positive integer or None (all hits), got {k!r}")
+        check_int("k", k, minimum=1, optional=True, expected="a positive integer or None (all hits)")
         for i, (query, hits) in enumerate(zip(queries, hits_lists)):
             if not isinstance(query, str) or not query.strip():
                 raise SmallragError(f"query {i} is empty ({query!r}); pass the text the hits were retrieved for")
             for hit in hits:
                 if not isinstance(hit, Hit):
-                    raise SmallragError(f"the hits of query {i} must be rag.types.Hit objects, got a "
+                    raise SmallragError(f"the hits of query {i} must be smallrag.core.types.Hit objects, got a "
                                         f"{type(hit).__name__}")
         pairs = [(query, hit.chunk.text) for query, hits in zip(queries, hits_lists) for hit in hits]
         scores = self.score_pairs(pairs).tolist()

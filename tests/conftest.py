@@ -1,50 +1,23 @@
-"""Shared fixtures: a deterministic fake encoder and small corpora, so unit tests need no model."""
+"""Shared fixtures: a deterministic fake encoder, the small animal corpus, sample indexes over it and
+a tiny NLI model folder, so unit tests need no real model.
+
+The session-scoped ones are built once per run and are read-only: a test that changes an index or
+a model folder copies it first (shutil.copytree) or builds its own in tmp_path."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
 import pytest
 
+# before anything of ours or of Hugging Face's is imported: no test ever reaches the hub
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-CRANFIELD = SHARED_DATA / "retrieval" / "cranfield"  # CI always has ../shared: missing data fails, never skips
-
-
-class FakeEncoder:
-    """Hashed bag-of-words vectors: texts sharing words get high cosine similarity."""
-
-    def __init__(self, dimension: int = 64, name: str = "fake-bow") -> None:
-        self.name = name
-        self._dimension = dimension
-        self.path = None
-        self.calls: list[int] = []  # sizes of encode() batches, to check nothing is re-encoded
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def fingerprint(self) -> str:
-        return hashlib.sha256(f"{self.name}:{self._dimension}".encode()).hexdigest()[:32]
-
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        self.calls.append(len(texts))
-        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                h = int(hashlib.md5(word.encode()).hexdigest(), 16)
-                out[i, h % self._dimension] += 1.0 if (h >> 64) % 2 else -1.0
-            norm = np.linalg.norm(out[i])
-            out[i] = out[i] / norm if norm > 0 else out[i]
-        return out
+from tests.fakes import FakeEncoder  # noqa: E402
+from tests.helpers import DATASET, make_animal_documents, write_jsonl  # noqa: E402
+from tests.tiny_models import make_classifier  # noqa: E402
 
 
 @pytest.fixture
@@ -52,22 +25,49 @@ def fake_encoder() -> FakeEncoder:
     return FakeEncoder()
 
 
-ANIMAL_DOCS = [
-    {"id": "cats", "text": "Cats are small carnivorous mammals. Domestic cats purr and hunt mice.",
-     "metadata": {"topic": "animals", "lang": "en"}},
-    {"id": "dogs", "text": "Dogs are loyal companions. A dog barks at strangers and loves to fetch.",
-     "metadata": {"topic": "animals", "lang": "en"}},
-    {"id": "python", "text": "Python is a programming language. It is popular for data science.",
-     "metadata": {"topic": "code", "lang": "en"}},
-    {"id": "rust", "text": "Rust is a systems programming language focused on memory safety.",
-     "metadata": {"topic": "code", "lang": "en"}},
-    {"id": "paris", "text": "Paris is the capital of France. The Eiffel Tower stands in Paris.",
-     "metadata": {"topic": "places", "lang": "en"}},
-]
+@pytest.fixture
+def animal_documents():
+    return make_animal_documents()
+
+
+def _build_animal_index(folder: Path, **config) -> Path:
+    from smallrag.indexes.builder import build_index
+    from smallrag.indexes.config import IndexConfig
+
+    config = IndexConfig(**config)
+    encoder = FakeEncoder() if config.has_dense else None
+    build_index(make_animal_documents(), folder, config, encoder=encoder, progress=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def animal_index(tmp_path_factory) -> Path:
+    """The animal corpus indexed with the default IndexConfig (bm25 and dense, FakeEncoder's vectors). Read-only."""
+    return _build_animal_index(tmp_path_factory.mktemp("animal-index") / "idx")
+
+
+@pytest.fixture(scope="session")
+def animal_bm25_index(tmp_path_factory) -> Path:
+    """The animal corpus indexed for bm25 only (no encoder needed to open it). Read-only."""
+    return _build_animal_index(tmp_path_factory.mktemp("animal-bm25") / "idx", retrievers=("bm25",))
+
+
+@pytest.fixture(scope="session")
+def tiny_nli_folder(tmp_path_factory) -> Path:
+    """A tiny random-weight 3-way NLI classifier (tests/tiny_models.py). Read-only: a test that writes
+    beside the model (a calibration file, a changed config) builds its own with make_classifier."""
+    return make_classifier(tmp_path_factory.mktemp("tiny-nli") / "tiny-nli")
 
 
 @pytest.fixture
-def animal_documents():
-    from rag.types import Document
+def dataset_file(tmp_path) -> Path:
+    """The scripted QA set over the animal corpus (tests/helpers.py DATASET) as a JSONL file."""
+    return write_jsonl(tmp_path / "qa.jsonl", DATASET)
 
-    return [Document(id=d["id"], text=d["text"], metadata=d["metadata"]) for d in ANIMAL_DOCS]
+
+@pytest.fixture
+def bm25(animal_bm25_index: Path):
+    """A BM25 retriever over animal_bm25_index, fresh for each test."""
+    from smallrag.retrievers.factory import open_retriever
+
+    return open_retriever(animal_bm25_index, "bm25")

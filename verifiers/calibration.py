@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rag.errors import SmallragError
+from smallrag.core.errors import SmallragError
 
 CALIBRATION_FILE = "calibration.json"
 FORMAT = "smallrag-calibration/1"

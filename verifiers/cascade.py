@@ -25,13 +25,15 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from rag.errors import SmallragError
-from rag.protocols import Evidence, Verifier
-from rag.types import Claim, Verdict, Verification
-from verifiers.calibration import Calibration
-from verifiers.nli_verifier import summarize
+from smallrag.core.checks import check_number
+from smallrag.core.errors import SmallragError
+from smallrag.core.protocols import Evidence, Verifier
+from smallrag.core.types import Claim, Verdict, Verification
+from smallrag.verifiers.base import BaseVerifier
+from smallrag.verifiers.calibration import Calibration
+from smallrag.verifiers.nli_verifier import summarize
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ def _claim_answer(claim: Claim) -> str:
     return claim.text + "".join(f" [{n}]" for n in claim.citations)
 
 
-class CascadeVerifier:
+class CascadeVerifier(BaseVerifier):
     """`first` checks every claim (e.g. NLIVerifier); `second` re-checks the unsure ones (e.g.
     LLMJudgeVerifier). `second` is used through `verify_claims(claims, evidence, question=)` when
     it has one, else through `verify()` of a one-claim answer per escalated claim."""
@@ -63,8 +65,7 @@ class CascadeVerifier:
                 raise SmallragError(f"the {label} verifier must be a Verifier (verify / verify_batch), "
                                     f"got {type(verifier).__name__}")
         for label, value in (("low", low), ("high", high)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise SmallragError(f"{label} must be a probability in [0, 1], got {value!r}")
+            check_number(label, value, minimum=0.0, maximum=1.0, expected="a probability in [0, 1]")
         if not low < high:
             raise SmallragError(f"low must be below high (the band of unsure entailment), got low={low} high={high}")
         self.first = first
@@ -79,18 +80,8 @@ class CascadeVerifier:
     def name(self) -> str:
         return self._name if self._name is not None else f"cascade:{self.first.name}>{self.second.name}"
 
-    def verify(self, answer: str, evidence: Evidence, *, question: str | None = None) -> Verification:
-        return self.verify_batch([answer], [evidence], questions=[question])[0]
-
-    def verify_batch(self, answers: Sequence[str], evidences: Sequence[Evidence], *,
-                     questions: Sequence[str | None] | None = None) -> list[Verification]:
-        if isinstance(answers, str):
-            raise SmallragError("verify_batch takes a list of answers, got one string; use verify() for one")
-        answers, evidences = list(answers), list(evidences)
-        questions = list(questions) if questions is not None else [None] * len(answers)
-        if not (len(answers) == len(evidences) == len(questions)):
-            raise SmallragError(f"got {len(answers)} answers, {len(evidences)} evidence lists and "
-                                f"{len(questions)} questions; pass one of each per answer")
+    def _verify_batch(self, answers: list[str], evidences: list[Evidence],
+                      questions: list[str | None]) -> list[Verification]:
         firsts = self.first.verify_batch(answers, evidences, questions=questions)
         out = []
         for result, evidence, question in zip(firsts, evidences, questions):

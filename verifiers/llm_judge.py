@@ -33,16 +33,19 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.errors import SmallragError
-from rag.protocols import Evidence, Generator
-from rag.types import Claim, Verdict
-from verifiers.calibration import Calibration
-from verifiers.claims import claim_hypothesis
-from verifiers.nli import check_pairs, window_spans
-from verifiers.nli_verifier import NLIVerifier, evidence_texts
+from smallrag.core.checks import check_int, is_int
+from smallrag.core.untrusted import neutralise
+from smallrag.core.errors import SmallragError
+from smallrag.core.protocols import Evidence, Generator
+from smallrag.core.types import Claim, Verdict
+from smallrag.verifiers.calibration import Calibration
+from smallrag.verifiers.claims import claim_hypothesis
+from smallrag.verifiers.nli import check_pairs, window_spans
+from smallrag.verifiers.nli_verifier import NLIVerifier, evidence_texts
 
 logger = logging.getLogger(__name__)
 
+# The generator spec the app layer (RAG.from_index) builds a judge from when none is given.
 DEFAULT_JUDGE_GENERATOR = "qwen-1.5b"
 PROMPT_VERSION = "llm-judge/1"
 # Reply word -> NLI column (entailment, neutral, contradiction).
@@ -75,24 +78,25 @@ FEW_SHOT = (
 )
 
 
-def neutralize_tags(text: str) -> str:
-    """Untrusted text with our delimiter tags defused, so it cannot close or open a block."""
-    return _TAG.sub(lambda m: f"<{m.group(1)}{m.group(2)}_>", text)
+def neutralize_tags(text: str, special_tokens: Sequence[str] = ()) -> str:
+    """Untrusted text with our delimiter tags and the judge's special tokens defused, so it can
+    neither close or open a block nor forge a chat turn."""
+    return _TAG.sub(lambda m: f"<{m.group(1)}{m.group(2)}_>", neutralise(text, special_tokens))
 
 
-def judge_message(premise: str, hypothesis: str) -> str:
+def judge_message(premise: str, hypothesis: str, special_tokens: Sequence[str] = ()) -> str:
     """The user message for one pair: the untrusted blocks, then the (trusted) question."""
-    return (f"<evidence>\n{neutralize_tags(premise)}\n</evidence>\n"
-            f"<statement>{neutralize_tags(hypothesis)}</statement>\n"
+    return (f"<evidence>\n{neutralize_tags(premise, special_tokens)}\n</evidence>\n"
+            f"<statement>{neutralize_tags(hypothesis, special_tokens)}</statement>\n"
             "Does the evidence imply the statement? Answer yes, no or maybe.")
 
 
-def judge_messages(premise: str, hypothesis: str) -> list[dict[str, str]]:
+def judge_messages(premise: str, hypothesis: str, special_tokens: Sequence[str] = ()) -> list[dict[str, str]]:
     messages = [{"role": "system", "content": SYSTEM_PROMPT}]
     for p, h, a in FEW_SHOT:
         messages.append({"role": "user", "content": judge_message(p, h)})
         messages.append({"role": "assistant", "content": a})
-    messages.append({"role": "user", "content": judge_message(premise, hypothesis)})
+    messages.append({"role": "user", "content": judge_message(premise, hypothesis, special_tokens)})
     return messages
 
 
@@ -117,36 +121,30 @@ def answer_row(answer: str | None, first_token_logprob: float | None = None) -> 
 
 
 class LLMJudgeVerifier(NLIVerifier):
-    """Checks answers by asking `generator` (a Generator, a generator spec for
-    rag.generators.factory.make_generator, or None for the local Qwen2.5-1.5B) yes / no / maybe
-    per (evidence block, claim) pair.
+    """Checks answers by asking `generator` (a Generator; RAG.from_index builds one from a spec,
+    by default DEFAULT_JUDGE_GENERATOR) yes / no / maybe per (evidence block, claim) pair.
 
     Also an NLIModel: `judge_pairs(pairs)` / `predict(pairs)` give an (n, 3) array in
     NLI_COLUMNS order, so the judge can stand in wherever an NLI model is expected. Evidence
     longer than `max_evidence_tokens` (or than the generator's context window leaves room for)
     is judged in overlapping word windows: entailment and neutral from the window that entails
-    most, contradiction the maximum over windows, as NLI models do. Construction is cheap; the
-    generator is built on first use."""
+    most, contradiction the maximum over windows, as NLI models do. Construction is cheap; local
+    generators load their model on first use."""
 
-    def __init__(self, generator: Generator | str | None = None, *, calibration: Calibration | str | Path | None
-                 = None, max_evidence_tokens: int = 384, max_tokens: int = 3, seed: int = 0,
+    def __init__(self, generator: Generator, *, calibration: Calibration | str | Path | None = None,
+                 max_evidence_tokens: int = 384, max_tokens: int = 3, seed: int = 0,
                  contextualize: bool = True, contradiction_threshold: float = 0.5, overlap_words: int = 16,
                  name: str | None = None) -> None:
-        if isinstance(max_evidence_tokens, bool) or not isinstance(max_evidence_tokens, int) \
-                or max_evidence_tokens < MIN_EVIDENCE_TOKENS:
-            raise SmallragError(f"max_evidence_tokens must be an integer >= {MIN_EVIDENCE_TOKENS}, "
-                                f"got {max_evidence_tokens!r}")
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
-            raise SmallragError(f"max_tokens must be a positive integer (the reply is one word), got {max_tokens!r}")
-        if isinstance(overlap_words, bool) or not isinstance(overlap_words, int) or overlap_words < 0:
-            raise SmallragError(f"overlap_words must be an integer >= 0, got {overlap_words!r}")
-        if generator is not None and not isinstance(generator, str) and not hasattr(generator, "generate"):
-            raise SmallragError(f"generator must be a Generator, a generator spec string or None, "
-                                f"got {type(generator).__name__}")
+        check_int("max_evidence_tokens", max_evidence_tokens, minimum=MIN_EVIDENCE_TOKENS,
+                  expected=f"an integer >= {MIN_EVIDENCE_TOKENS}")
+        check_int("max_tokens", max_tokens, minimum=1, expected="a positive integer (the reply is one word)")
+        check_int("overlap_words", overlap_words, minimum=0, expected="an integer >= 0")
+        if not callable(getattr(generator, "generate", None)):
+            raise SmallragError(f"generator must be a Generator (smallrag.generators.factory.make_generator "
+                                f"builds one from a spec), got {type(generator).__name__}")
         super().__init__(None, calibration=calibration, contextualize=contextualize,
                          contradiction_threshold=contradiction_threshold, name=name)
-        self._generator_spec = generator
-        self._generator: Generator | None = None if isinstance(generator, (str, type(None))) else generator
+        self.generator = generator
         self.max_evidence_tokens = max_evidence_tokens
         self.max_tokens = max_tokens
         self.seed = seed
@@ -154,16 +152,7 @@ class LLMJudgeVerifier(NLIVerifier):
         self.unparsed_replies = 0  # replies that were not yes / no / maybe, read as maybe
         self._fixed_tokens: int | None = None
 
-    # -- the generator and the NLIModel face --------------------------------------------------
-
-    @property
-    def generator(self) -> Generator:
-        if self._generator is None:
-            from rag.generators.factory import make_generator
-
-            spec = self._generator_spec if self._generator_spec is not None else DEFAULT_JUDGE_GENERATOR
-            self._generator = make_generator(spec)
-        return self._generator
+    # -- the NLIModel face --------------------------------------------------------------------
 
     @property
     def name(self) -> str:
@@ -203,7 +192,8 @@ class LLMJudgeVerifier(NLIVerifier):
         return row
 
     def _judge_window(self, premise: str, hypothesis: str) -> np.ndarray:
-        generation = self.generator.generate(judge_messages(premise, hypothesis), max_tokens=self.max_tokens,
+        specials = getattr(self.generator, "special_tokens", None) or ()
+        generation = self.generator.generate(judge_messages(premise, hypothesis, specials), max_tokens=self.max_tokens,
                                              temperature=0.0, stop=["\n"], seed=self.seed)
         answer = parse_answer(generation.text)
         if answer is None:
@@ -224,7 +214,7 @@ class LLMJudgeVerifier(NLIVerifier):
             window = getattr(self.generator, "context_window", None)
         except SmallragError:  # a backend that cannot tell its window
             return None
-        return window if isinstance(window, int) and not isinstance(window, bool) else None
+        return window if is_int(window) else None
 
     def evidence_budget(self, hypothesis: str) -> int:
         """Tokens of evidence one judge prompt can hold beside `hypothesis`."""
@@ -270,7 +260,7 @@ class LLMJudgeVerifier(NLIVerifier):
         for i, claim in enumerate(claims):
             if not isinstance(claim, Claim):
                 raise SmallragError(f"claim {i} is a {type(claim).__name__}; pass Claim objects "
-                                    "(verifiers.claims.split_claims makes them)")
+                                    "(smallrag.verifiers.claims.split_claims makes them)")
         context = question if self.contextualize else None
         pairs = [(b, claim_hypothesis(c.text, context)) for c in claims for b in blocks]
         probs = self.judge_pairs(pairs)

@@ -4,23 +4,24 @@ Label order is read from the folder's `config.json` (`id2label`), never assumed.
 are split into overlapping token windows. Results do not depend on the batch: every forward
 pass has a row count padded to a multiple of `ROW_MULTIPLE` and every pair is padded to its own
 length bucket, so a pair always meets the same kernels (measured here: CPU matmuls with 1, 2 or
-7 rows round differently from those with 8 or more, by about 3e-8; see verifiers/batching.py).
+7 rows round differently from those with 8 or more, by about 3e-8; see core/batching.py).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import threading
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from rag.errors import SmallragError
-from rag.fixed_rows import fix_linear_rows
-from rag.protocols import NLI_COLUMNS
-from verifiers.defaults import trained_max_length
-from verifiers.batching import GEMM_ROWS, LENGTH_BUCKET, ROW_MULTIPLE, length_buckets, padded_features, plan_batches  # noqa: F401
+from smallrag.core.checks import check_int
+from smallrag.core.cross_encoder import check_pair_shapes, load_sequence_classifier, run_pairs
+from smallrag.core.defaults import trained_max_length
+from smallrag.core.errors import SmallragError
+from smallrag.core.local_model import LocalModel
+from smallrag.core.protocols import NLI_COLUMNS, NLIModel
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +68,8 @@ def window_spans(n_tokens: int, size: int, stride: int) -> list[tuple[int, int]]
 
 def check_pairs(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     """The pairs as a list, each a (premise, hypothesis) of non-empty strings, or a clear error."""
-    pairs = list(pairs)
+    pairs = check_pair_shapes(pairs, ("premise", "hypothesis"))
     for i, pair in enumerate(pairs):
-        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
-            raise SmallragError(f"pair {i} must be (premise, hypothesis) strings, got {pair!r:.80}")
         if not pair[1].strip():
             raise SmallragError(f"pair {i} has an empty hypothesis (claim); pass a non-empty sentence")
         if not pair[0].strip():
@@ -78,7 +77,7 @@ def check_pairs(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     return pairs
 
 
-class HFNLIModel:
+class HFNLIModel(LocalModel):
     """An NLI model from a local folder (sentence-transformers CrossEncoder or HF classifier).
 
     Loads on first use. `max_length` caps the pair length in tokens (default: the length the
@@ -92,71 +91,43 @@ class HFNLIModel:
     def __init__(self, model: str | Path, *, max_length: int | None = None, overlap: int = 32,
                  granularity: str = "sentence", device: str = "cpu", name: str | None = None,
                  progress: bool = False) -> None:
-        self.path = Path(model).expanduser()
-        if not (self.path / "config.json").is_file():
+        path = Path(model).expanduser()
+        if not (path / "config.json").is_file():
             raise SmallragError(f"NLI model folder {str(model)!r} has no config.json; pass the folder of a "
                                 "sentence-transformers CrossEncoder or a Hugging Face NLI classifier")
-        if max_length is not None and (isinstance(max_length, bool) or max_length < 2 * MIN_PREMISE_TOKENS):
-            raise SmallragError(f"max_length must be at least {2 * MIN_PREMISE_TOKENS} tokens, got {max_length!r}")
+        check_int("max_length", max_length, minimum=2 * MIN_PREMISE_TOKENS, optional=True,
+                  expected=f"at least {2 * MIN_PREMISE_TOKENS} tokens")
         if granularity not in ("sentence", "window"):
             raise SmallragError(f"granularity must be 'sentence' or 'window', got {granularity!r}")
+        check_int("overlap", overlap, minimum=0, expected=">= 0 tokens")
+        super().__init__(path, name=name, device=device)
         self.granularity = granularity
-        if overlap < 0:
-            raise SmallragError(f"overlap must be >= 0 tokens, got {overlap!r}")
-        self.name = name if name is not None else self.path.resolve().name
-        self.device = device
         self.overlap = overlap
         self.progress = progress
         self._max_length = max_length
-        self._lock = threading.Lock()
-        self._model = None
-        self._tokenizer = None
         self._columns: list[int] | None = None
-        self._fingerprint: str | None = None
 
     # -- loading ----------------------------------------------------------------------------
 
     def _load(self):
-        with self._lock:
-            if self._model is not None:
-                return self._model, self._tokenizer
-            import json
-
-            config = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
-            self._columns = nli_columns(config.get("id2label") or {})
-            import torch
-            from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(self.path)
-                model = AutoModelForSequenceClassification.from_pretrained(self.path, dtype=torch.float32)
-            except (OSError, ValueError) as exc:
-                raise SmallragError(f"cannot load the NLI model in {self.path}: {exc}") from exc
-            if not getattr(tokenizer, "is_fast", False):
-                raise SmallragError(f"the NLI model in {self.path} has no fast tokenizer (tokenizer.json), "
-                                    "which windowing needs; save it with a fast tokenizer")
-            fix_linear_rows(model.eval().to(self.device), GEMM_ROWS)  # batch-invariant products
-            limit = trained_max_length(self.path, config)
-            if self._max_length is None:
-                self._max_length = limit
-            else:
-                self._max_length = min(self._max_length, int(getattr(model.config, "max_position_embeddings", 512)))
-            self._tokenizer, self._model = tokenizer, model
-            logger.info("loaded NLI model %s (labels %s)", self.path, config.get("id2label"))
-            return model, tokenizer
+        config = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
+        self._columns = nli_columns(config.get("id2label") or {})
+        model, tokenizer, _info = load_sequence_classifier(self.path, self.device, "the NLI model")
+        if not getattr(tokenizer, "is_fast", False):
+            raise SmallragError(f"the NLI model in {self.path} has no fast tokenizer (tokenizer.json), "
+                                "which windowing needs; save it with a fast tokenizer")
+        limit = trained_max_length(self.path, config)
+        if self._max_length is None:
+            self._max_length = limit
+        else:
+            self._max_length = min(self._max_length, int(getattr(model.config, "max_position_embeddings", 512)))
+        logger.info("loaded NLI model %s (labels %s)", self.path, config.get("id2label"))
+        return model, tokenizer
 
     @property
     def max_length(self) -> int:
-        self._load()
+        self.loaded()
         return int(self._max_length)
-
-    @property
-    def fingerprint(self) -> str:
-        if self._fingerprint is None:
-            from rag.models import model_fingerprint
-
-            self._fingerprint = model_fingerprint(self.path)
-        return self._fingerprint
 
     # -- inference --------------------------------------------------------------------------
 
@@ -167,7 +138,7 @@ class HFNLIModel:
 
     def hypothesis_fits(self, hypothesis: str) -> bool:
         """Whether `hypothesis` leaves room for evidence (MIN_PREMISE_TOKENS) in one window."""
-        _model, tokenizer = self._load()
+        _model, tokenizer = self.loaded()
         return self._room(hypothesis, tokenizer)[1] >= MIN_PREMISE_TOKENS
 
     def _windows(self, premise: str, hypothesis: str, tokenizer, cache: dict) -> list[str]:
@@ -195,7 +166,7 @@ class HFNLIModel:
         without unrelated sentences around it; a pair keeps facts that span two sentences."""
         key = ("units", premise)
         if key not in cache:
-            from rag.chunking import sentence_spans
+            from smallrag.core.chunking import sentence_spans
 
             spans = sentence_spans(premise)
             units = [premise[s:e] for s, e in spans]
@@ -207,11 +178,10 @@ class HFNLIModel:
                 progress: bool | None = None) -> np.ndarray:
         """P(entailment, neutral, contradiction) per (premise, hypothesis), shape (n, 3)."""
         pairs = check_pairs(pairs)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise SmallragError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_int("batch_size", batch_size, minimum=1, expected="a positive integer")
         if not pairs:
             return np.zeros((0, 3), dtype=np.float32)
-        model, tokenizer = self._load()
+        model, tokenizer = self.loaded()
         cache: dict = {}
         rows: list[tuple[int, str, str]] = []  # (pair index, premise window, hypothesis)
         for i, (premise, hypothesis) in enumerate(pairs):
@@ -230,19 +200,32 @@ class HFNLIModel:
     def _forward(self, pairs: list[tuple[str, str]], batch_size: int, model, tokenizer, progress: bool) -> np.ndarray:
         import torch
 
-        enc = tokenizer([p for p, _ in pairs], [h for _, h in pairs], truncation="only_first",
-                        max_length=self._max_length)
-        lengths = [len(ids) for ids in enc["input_ids"]]
-        buckets = length_buckets(lengths, self._max_length)
-        batches = plan_batches(buckets, batch_size)
-        out = np.zeros((len(pairs), 3), dtype=np.float32)
-        from tqdm.auto import tqdm
+        columns = self._columns
+        return run_pairs(model, tokenizer, pairs, max_length=self._max_length, truncation="only_first",
+                         batch_size=batch_size, head=lambda logits: torch.softmax(logits, dim=-1)[:, columns],
+                         device=self.device, desc="nli", progress=progress)
 
-        with torch.inference_mode():
-            for batch in tqdm(batches, desc="nli", unit="batch", disable=not progress):
-                features = padded_features(enc, batch, lengths, buckets[batch[0]], tokenizer.pad_token_id,
-                                           self.device)
-                logits = model(**features).logits.float()
-                probs = torch.softmax(logits, dim=-1)[: len(batch)][:, self._columns].cpu().numpy()
-                out[batch] = probs
-        return out
+
+def open_nli_model(spec: NLIModel | str | Path | None) -> NLIModel:
+    """`spec` itself when it is an NLIModel; else an HFNLIModel of a shipped model name, a local
+    folder, or the shipped default for None. Cheap: the weights load on first use."""
+    if not isinstance(spec, (str, Path, type(None))):
+        return spec
+    from smallrag.core.defaults import DEFAULT_NLI, resolve_model_folder
+
+    return HFNLIModel(resolve_model_folder(spec, DEFAULT_NLI))
+
+
+class UsesNLIModel:
+    """For classes built on an NLI model given as a spec (a folder, a shipped name, None for the
+    default, or an NLIModel): `model` opens it on first use, so constructors stay cheap."""
+
+    def _set_nli_model(self, spec: NLIModel | str | Path | None) -> None:
+        self._nli_spec = spec
+        self._model: NLIModel | None = spec if not isinstance(spec, (str, Path, type(None))) else None
+
+    @property
+    def model(self) -> NLIModel:
+        if self._model is None:
+            self._model = open_nli_model(self._nli_spec)
+        return self._model

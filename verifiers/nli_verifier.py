@@ -25,13 +25,16 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.errors import SmallragError
-from rag.protocols import Evidence, NLIModel
-from rag.types import (CONTRADICTED, FLAG_CITATION_NOT_SUPPORTING, FLAG_CONTRADICTS_EVIDENCE,
+from smallrag.core.checks import check_number
+from smallrag.core.errors import SmallragError
+from smallrag.core.protocols import Evidence, NLIModel
+from smallrag.core.types import (CONTRADICTED, FLAG_CITATION_NOT_SUPPORTING, FLAG_CONTRADICTS_EVIDENCE,
                        FLAG_INVALID_CITATION, FLAG_UNCITED, SUPPORTED, UNSUPPORTED, Chunk, Claim, Hit,
                        Verdict, Verification)
-from verifiers.calibration import CALIBRATION_FILE, Calibration
-from verifiers.claims import claim_hypothesis, fit_to_model, split_claims
+from smallrag.verifiers.base import BaseVerifier
+from smallrag.verifiers.calibration import CALIBRATION_FILE, Calibration
+from smallrag.verifiers.claims import claim_hypothesis, fit_to_model, split_claims
+from smallrag.verifiers.nli import UsesNLIModel
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ def summarize(verdicts: Sequence[Verdict], raw_score: float, calibration: Calibr
                         timings=timings if timings is not None else {})
 
 
-class NLIVerifier:
+class NLIVerifier(UsesNLIModel, BaseVerifier):
     """Checks answers with an NLI model (default: the shipped MiniLM cross-encoder).
 
     `model` is an NLIModel, a model folder (any 3-way HF NLI classifier), a shipped model name or
@@ -93,10 +96,8 @@ class NLIVerifier:
     def __init__(self, model: NLIModel | str | Path | None = None, *, calibration: Calibration | str | Path | None
                  = _AUTO, contextualize: bool = True, contradiction_threshold: float = 0.5,
                  batch_size: int = 32, name: str | None = None, progress: bool = False) -> None:
-        if not 0.0 < contradiction_threshold <= 1.0:
-            raise SmallragError(f"contradiction_threshold must be in (0, 1], got {contradiction_threshold!r}")
-        self._model_spec = model
-        self._model: NLIModel | None = model if not isinstance(model, (str, Path, type(None))) else None
+        check_number("contradiction_threshold", contradiction_threshold, above=0.0, maximum=1.0, expected="in (0, 1]")
+        self._set_nli_model(model)
         self._calibration_spec = calibration
         self._calibration: Calibration | None = calibration if isinstance(calibration, Calibration) else None
         self._calibration_loaded = isinstance(calibration, Calibration) or calibration is None
@@ -113,15 +114,6 @@ class NLIVerifier:
         return f"nli:{self.model.name}"
 
     @property
-    def model(self) -> NLIModel:
-        if self._model is None:
-            from verifiers.defaults import DEFAULT_NLI, resolve_model_folder
-            from verifiers.nli import HFNLIModel
-
-            self._model = HFNLIModel(resolve_model_folder(self._model_spec, DEFAULT_NLI))
-        return self._model
-
-    @property
     def calibration(self) -> Calibration | None:
         if not self._calibration_loaded:
             self._calibration_loaded = True
@@ -135,19 +127,8 @@ class NLIVerifier:
                 self._calibration = Calibration.load(self._calibration_spec)
         return self._calibration
 
-    def verify(self, answer: str, evidence: Evidence, *, question: str | None = None) -> Verification:
-        return self.verify_batch([answer], [evidence], questions=[question])[0]
-
-    def verify_batch(self, answers: Sequence[str], evidences: Sequence[Evidence], *,
-                     questions: Sequence[str | None] | None = None) -> list[Verification]:
-        if isinstance(answers, str):
-            raise SmallragError("verify_batch takes a list of answers, got one string; use verify() for one")
-        answers = list(answers)
-        evidences = list(evidences)
-        questions = list(questions) if questions is not None else [None] * len(answers)
-        if not (len(answers) == len(evidences) == len(questions)):
-            raise SmallragError(f"got {len(answers)} answers, {len(evidences)} evidence lists and "
-                                f"{len(questions)} questions; pass one of each per answer")
+    def _verify_batch(self, answers: list[str], evidences: list[Evidence],
+                      questions: list[str | None]) -> list[Verification]:
         started = time.perf_counter()
         fitted = [fit_to_model(self._claims(a, i), self.model, q if self.contextualize else None)
                   for i, (a, q) in enumerate(zip(answers, questions))]

@@ -2,7 +2,7 @@
 
 A plain, seeded torch loop over a Hugging Face sequence classifier: the same seed, data, base
 and thread count give the same weights, and the result is an ordinary HF folder that loads with
-`verifiers.nli.HFNLIModel`, `AutoModelForSequenceClassification` and sentence-transformers'
+`smallrag.verifiers.nli.HFNLIModel`, `AutoModelForSequenceClassification` and sentence-transformers'
 `CrossEncoder`. Weights are stored in fp16 (half the bytes in the wheel; every loader computes
 in fp32 on CPU); the folder also holds `card.json`, the recipe (data hashes, seed, versions,
 metrics), and a README.md rendering of it. The folder is published atomically: a failed or
@@ -21,7 +21,6 @@ import logging
 import math
 import platform
 import random
-import sys
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -30,8 +29,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from rag.errors import SmallragError
-from rag.protocols import NLI_COLUMNS
+from smallrag.core.checks import check_int, check_number, is_number
+from smallrag.core.errors import SmallragError
+from smallrag.core.jsonl import read_jsonl
+from smallrag.core.stats import auroc
+from smallrag.core.protocols import NLI_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +91,7 @@ def _label(task: str, value: Any, where: str) -> Any:
             raise SmallragError(f"{where}: unknown label {value!r}; an nli line needs \"label\" set to one of "
                                 f"{', '.join(NLI_COLUMNS)}")
         return name
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not 0.0 <= value <= 1.0:
+    if not is_number(value) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
         raise SmallragError(f"{where}: unknown label {value!r}; a reranker line needs \"label\" 1 (relevant), "
                             "0 (not relevant) or a relevance number between 0 and 1")
     return float(value)
@@ -104,27 +105,12 @@ def read_pairs(task: str, path: str | Path) -> PairFile:
     if not file.is_file():
         raise SmallragError(f"training file {str(path)!r} does not exist; pass a .jsonl file of "
                             f"{{{', '.join(repr(f) for f in (*FIELDS[task], 'label'))}}} lines")
-    raw = file.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SmallragError(f"{file} is not UTF-8 text (byte {exc.start}); save it as UTF-8 JSON lines") from None
     a_field, b_field = FIELDS[task]
     first: list[str] = []
     second: list[str] = []
     labels: list[Any] = []
-    lines = text.splitlines()
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for lineno, record in read_jsonl(file, expected=f"a JSON object with {a_field!r}, {b_field!r} and 'label'"):
         where = f"{file}:{lineno}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SmallragError(f"{where}: not valid JSON ({exc.msg}); each line must be one JSON object") from None
-        if not isinstance(record, dict):
-            raise SmallragError(f"{where}: expected a JSON object with {a_field!r}, {b_field!r} and 'label', "
-                                f"got {type(record).__name__}")
         for field in (a_field, b_field, "label"):
             if field not in record:
                 raise SmallragError(f"{where}: missing field {field!r}; a {task} line needs "
@@ -137,14 +123,15 @@ def read_pairs(task: str, path: str | Path) -> PairFile:
         second.append(record[b_field])
     if not first:
         raise SmallragError(f"{file} holds no pairs; add {task} lines to train on")
+    raw = file.read_bytes()  # the file's identity, recorded on the model card
     return PairFile(file.resolve(), tuple(first), tuple(second), tuple(labels),
-                    hashlib.sha256(raw).hexdigest(), len(lines))
+                    hashlib.sha256(raw).hexdigest(), len(raw.splitlines()))
 
 
 # -- the base model --------------------------------------------------------------------------
 
 def _resolve_base(base: str | Path | None) -> tuple[str, Path]:
-    from rag.models import resolve_embedder
+    from smallrag.core.models import resolve_embedder
 
     name, path = resolve_embedder(str(base) if base is not None else None)
     if not (path / "config.json").is_file():
@@ -164,7 +151,7 @@ def _task_labels(task: str, base_config: Mapping[str, Any]) -> tuple[dict[int, s
     id2label = {int(k): str(v) for k, v in raw.items()}
     if task == "nli":
         if is_classifier and len(id2label) == 3:
-            from verifiers.nli import nli_columns
+            from smallrag.verifiers.nli import nli_columns
 
             try:
                 columns = nli_columns(id2label)
@@ -243,16 +230,8 @@ def nli_metrics(logits: np.ndarray, gold: Sequence[str], id2label: Mapping[int, 
             "per_class_accuracy": per_class, "confusion": confusion}
 
 
-def auroc(scores: np.ndarray, positive: np.ndarray) -> float | None:
-    """Area under the ROC curve (Mann-Whitney U with average ranks for ties); None without both classes."""
-    from scipy.stats import rankdata
-
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return None
-    ranks = rankdata(scores)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+def _none_if_nan(value: float) -> float | None:
+    return None if math.isnan(value) else value  # JSON has no NaN: a card says null
 
 
 def reranker_metrics(logits: np.ndarray, gold: Sequence[float], queries: Sequence[str]) -> dict[str, Any]:
@@ -269,31 +248,22 @@ def reranker_metrics(logits: np.ndarray, gold: Sequence[float], queries: Sequenc
         ranked = sorted(rows, key=lambda i: (-scores[i], i))
         reciprocal.append(1.0 / (1 + next(r for r, i in enumerate(ranked) if positive[i])))
     return {"pairs": len(gold), "accuracy": float(((scores >= 0.0) == positive).mean()),
-            "auroc": auroc(scores, positive), "queries": len(reciprocal),
+            "auroc": _none_if_nan(auroc(scores, positive)), "queries": len(reciprocal),
             "mrr": float(np.mean(reciprocal)) if reciprocal else None}
 
 
 # -- training --------------------------------------------------------------------------------
 
 def _versions() -> dict[str, str]:
-    import rag
+    from smallrag.core.version import __version__
 
-    versions = {"smallrag": rag.__version__, "python": platform.python_version()}
+    versions = {"smallrag": __version__, "python": platform.python_version()}
     for package in ("torch", "transformers", "sentence-transformers", "tokenizers", "numpy"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
     return versions
-
-
-def _check_number(name: str, value: Any, *, minimum: float, integer: bool, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value < minimum:
-        what = "a whole number" if integer else "a number"
-        raise SmallragError(f"{name} must be {what} >= {minimum}, got {value!r}")
 
 
 def train_cross_encoder(
@@ -325,18 +295,17 @@ def train_cross_encoder(
     `on_epoch` receives each epoch's metrics. `command` is recorded in the card."""
     if task not in TASKS:
         raise SmallragError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
-    _check_number("epochs", epochs, minimum=1, integer=True)
-    _check_number("max_minutes", max_minutes, minimum=0.0, integer=False, allow_none=True)
-    _check_number("seed", seed, minimum=0, integer=True)
-    _check_number("batch_size", batch_size, minimum=1, integer=True)
-    _check_number("max_steps", max_steps, minimum=1, integer=True, allow_none=True)
-    _check_number("max_length", max_length, minimum=16, integer=True, allow_none=True)
-    _check_number("weight_decay", weight_decay, minimum=0.0, integer=False)
-    _check_number("warmup_ratio", warmup_ratio, minimum=0.0, integer=False)
+    check_int("epochs", epochs, minimum=1)
+    check_number("max_minutes", max_minutes, minimum=0.0, optional=True)
+    check_int("seed", seed, minimum=0)
+    check_int("batch_size", batch_size, minimum=1)
+    check_int("max_steps", max_steps, minimum=1, optional=True)
+    check_int("max_length", max_length, minimum=16, optional=True)
+    check_number("weight_decay", weight_decay, minimum=0.0)
+    check_number("warmup_ratio", warmup_ratio, minimum=0.0)
     if warmup_ratio >= 1:
         raise SmallragError(f"warmup_ratio must be below 1, got {warmup_ratio!r}")
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not 0 < learning_rate < 1:
-        raise SmallragError(f"learning_rate must be a number between 0 and 1 (e.g. 5e-5), got {learning_rate!r}")
+    check_number("learning_rate", learning_rate, above=0, below=1, expected="a number between 0 and 1 (e.g. 5e-5)")
     out = Path(out).expanduser().absolute()
     base_name, base_path = _resolve_base(base)
     _check_out(out, base_path)
@@ -378,9 +347,9 @@ def train_cross_encoder(
         trained_pairs = 0
         train_seconds = 0.0
         stopped_by = "epochs"
-        from tqdm.auto import tqdm
+        from smallrag.core.progress import progress_bar
 
-        bar = tqdm(total=planned, desc=f"train {task}", unit="step", disable=not progress, file=sys.stderr)
+        bar = progress_bar(planned, f"train {task}", "step", progress)
         try:
             model.train()
             for epoch in range(1, epochs + 1):
@@ -463,7 +432,7 @@ def train_cross_encoder(
 
 
 def _fingerprint(path: Path) -> str:
-    from rag.models import model_fingerprint
+    from smallrag.core.models import model_fingerprint
 
     return model_fingerprint(path)
 
@@ -507,7 +476,7 @@ def _optimizer(model, learning_rate: float, weight_decay: float, warmup_ratio: f
 def _save(model, tokenizer, out: Path, card: Mapping[str, Any]) -> None:
     import torch
 
-    from indexes.atomic import atomic_folder
+    from smallrag.core.atomic import atomic_folder
 
     with atomic_folder(out) as tmp:
         model.to(torch.float16).save_pretrained(tmp)
@@ -584,6 +553,6 @@ def render_card(card: Mapping[str, Any]) -> str:
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()), ""]
     if card.get("command"):
         lines += ["Command:", "", "    " + " ".join(card["command"]), ""]
-    lines += ["Load it with `verifiers.nli.HFNLIModel(folder)` (NLI) or `sentence_transformers.CrossEncoder(folder)`; "
+    lines += ["Load it with `smallrag.verifiers.nli.HFNLIModel(folder)` (NLI) or `sentence_transformers.CrossEncoder(folder)`; "
               "the full recipe is in `card.json`.", ""]
     return "\n".join(lines)

@@ -20,9 +20,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rag.errors import SmallragError
-from rag.protocols import Generator, NLIModel, Prompt
-from verifiers.claims import split_claims, strip_citations
+from smallrag.core.checks import check_int, check_number, is_int
+from smallrag.core.errors import SmallragError
+from smallrag.core.protocols import Generator, NLIModel, Prompt
+from smallrag.verifiers.claims import split_claims, strip_citations
 
 ENTAILMENT, NEUTRAL, CONTRADICTION = 0, 1, 2  # NLI_COLUMNS
 
@@ -90,7 +91,7 @@ def semantic_entropy(cluster_ids: Sequence[int], sequence_logprobs: Sequence[flo
     ids = list(cluster_ids)
     if not ids:
         raise SmallragError("cluster_ids is empty; pass one cluster id per sampled answer")
-    if any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) for c in ids):
+    if not all(is_int(c) for c in ids):
         raise SmallragError(f"cluster_ids must be integers, got {ids!r:.80}")
     clusters = sorted(set(ids))
     if sequence_logprobs is None:
@@ -188,15 +189,11 @@ class SelfConsistency:
             raise SmallragError(f"generator must be a Generator, got {type(generator).__name__}")
         if not hasattr(nli, "predict"):
             raise SmallragError(f"nli must be an NLI model with predict(pairs), got {type(nli).__name__}")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-            raise SmallragError(f"n must be an integer >= 2 (agreement needs several samples), got {n!r}")
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise SmallragError(f"temperature must be > 0 (at 0 every sample is the same greedy answer), "
-                                f"got {temperature!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise SmallragError(f"seed must be an integer, got {seed!r}")
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
-            raise SmallragError(f"max_tokens must be a positive integer, got {max_tokens!r}")
+        check_int("n", n, minimum=2, expected="an integer >= 2 (agreement needs several samples)")
+        check_number("temperature", temperature, above=0,
+                     expected="> 0 (at 0 every sample is the same greedy answer)")
+        check_int("seed", seed, expected="an integer")
+        check_int("max_tokens", max_tokens, minimum=1, expected="a positive integer")
         self.generator = generator
         self.nli = nli
         self.n = n

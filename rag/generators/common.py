@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from rag.errors import SmallragError
-from rag.protocols import Prompt
+from smallrag.core.checks import check_int
+from smallrag.core.errors import SmallragError
+from smallrag.core.protocols import Prompt
 
 ROLES = ("system", "user", "assistant")
 
@@ -26,8 +27,7 @@ def to_messages(prompt: Prompt) -> list[dict[str, str]]:
 
 
 def check_sampling(max_tokens: int, temperature: float, stop: Sequence[str] | None = None) -> None:
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
-        raise SmallragError(f"max_tokens must be a positive integer, got {max_tokens!r}")
+    check_int("max_tokens", max_tokens, minimum=1, expected="a positive integer")
     if temperature < 0:
         raise SmallragError(f"temperature must be >= 0, got {temperature}")
     if stop is not None and (isinstance(stop, str) or any(not isinstance(s, str) or not s for s in stop)):

@@ -12,12 +12,14 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from rag.errors import SmallragError
-from rag.generators.common import check_sampling, to_messages
-from rag.generators.factory import DEFAULT_GENERATOR
-from rag.gguf_packages import PACKAGED_GENERATORS, packaged_gguf_path
-from rag.protocols import Prompt
-from rag.types import Generation
+from smallrag.core.checks import check_int, is_int
+from smallrag.core import cancel
+from smallrag.core.errors import SmallragError
+from smallrag.generators.common import check_sampling, to_messages
+from smallrag.generators.catalogue import DEFAULT_GENERATOR
+from smallrag.generators.gguf_packages import PACKAGED_GENERATORS, packaged_gguf_path
+from smallrag.core.protocols import Prompt
+from smallrag.core.types import Generation
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +38,32 @@ _LOAD_LOCK = threading.Lock()
 _CONTEXT_OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
 
 
-def _is_positive_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+def _stop_when_cancelled(event: threading.Event, eos: int):
+    """A logits processor that changes nothing until `event` is set, then makes end-of-text the
+    only choice, so generation ends at the next token. (It cannot raise: llama.cpp calls it from
+    C, where an exception is printed and dropped; the caller raises Cancelled afterwards.)"""
+    def process(input_ids: Any, scores: Any) -> Any:
+        if event.is_set():
+            scores[:] = -float("inf")
+            scores[eos] = 0.0
+        return scores
+    return process
+
+
+def _reset_perf(llama: Any) -> None:
+    import llama_cpp
+
+    llama_cpp.llama_perf_context_reset(llama._ctx.ctx)
+
+
+def _perf_split(llama: Any) -> dict[str, float]:
+    """Seconds llama.cpp spent reading the prompt ("prompt_eval") and writing the answer
+    ("decode"), from its own counters: tokens/s of the two differ by an order of magnitude on a
+    CPU, so one rate over both says little."""
+    import llama_cpp
+
+    data = llama_cpp.llama_perf_context(llama._ctx.ctx)
+    return {"prompt_eval": data.t_p_eval_ms / 1000.0, "decode": data.t_eval_ms / 1000.0}
 
 
 @contextmanager
@@ -70,7 +96,7 @@ def _without_weight_repacking() -> Iterator[None]:
 
 
 class LlamaCppGenerator:
-    """`model` is a packaged generator name (see rag.gguf_packages) or a local .gguf path.
+    """`model` is a packaged generator name (see smallrag.generators.gguf_packages) or a local .gguf path.
     The model loads on first use, so constructing one is cheap.
 
     `prompt_lookup=k` (1..6) turns on prompt-lookup speculative decoding: up to k draft tokens
@@ -89,13 +115,14 @@ class LlamaCppGenerator:
     def __init__(self, model: str | Path = DEFAULT_GENERATOR, *, n_ctx: int = 4096, n_threads: int | None = None,
                  seed: int = 0, prompt_lookup: int | None = None, logprobs: bool = False,
                  batch_invariant: bool | None = None) -> None:
-        if not _is_positive_int(n_ctx):
-            raise SmallragError(f"n_ctx must be a positive integer (tokens of context), got {n_ctx!r}")
-        if prompt_lookup is not None and not (_is_positive_int(prompt_lookup) and prompt_lookup <= MAX_PROMPT_LOOKUP):
+        check_int("n_ctx", n_ctx, minimum=1, expected="a positive integer (tokens of context)")
+        if prompt_lookup is not None and not (is_int(prompt_lookup) and 1 <= prompt_lookup <= MAX_PROMPT_LOOKUP):
             raise SmallragError(f"prompt_lookup must be None (off) or a number of draft tokens from 1 to "
                                 f"{MAX_PROMPT_LOOKUP}, got {prompt_lookup!r}; longer drafts are checked by a "
                                 f"different llama.cpp kernel and would change the output")
         self.model = str(model)
+        if self.model not in PACKAGED_GENERATORS:
+            self.model_path()  # a missing .gguf fails here, not at the first question (one stat: still cheap)
         self.n_ctx = n_ctx
         self.n_threads = n_threads if n_threads is not None else os.cpu_count()
         self.seed = seed
@@ -108,6 +135,7 @@ class LlamaCppGenerator:
         self.batch_invariant = batch_invariant if batch_invariant is not None else prompt_lookup is not None
         self.name = f"llama.cpp:{Path(self.model).name if self.model not in PACKAGED_GENERATORS else self.model}"
         self._llama = None
+        self._special_tokens: tuple[str, ...] | None = None
         self.load_seconds: float | None = None
         self._load_unreported = False
         self.last_timings: dict[str, float] = {}
@@ -122,6 +150,20 @@ class LlamaCppGenerator:
         if not isinstance(text, str):
             raise SmallragError(f"count_tokens needs a string, got {type(text).__name__}")
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    @property
+    def special_tokens(self) -> tuple[str, ...]:
+        """The texts of this model's control and user-defined tokens: llama.cpp turns them into
+        special token ids wherever they appear in a chat prompt, so the prompt builder defuses them
+        in retrieved text, questions and history. Read from the vocabulary once."""
+        if self._special_tokens is None:
+            import llama_cpp
+
+            model = self.llama._model
+            wanted = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
+            texts = (model.token_get_text(i) for i in range(model.n_vocab()) if model.token_get_attr(i) & wanted)
+            self._special_tokens = tuple(t for t in texts if t)
+        return self._special_tokens
 
     def model_path(self) -> Path:
         if self.model in PACKAGED_GENERATORS:
@@ -215,7 +257,13 @@ class LlamaCppGenerator:
             # 0.3.36 passes `top_logprobs` on as the completion's `logprobs`: None would turn them off.
             request.update(logprobs=True, top_logprobs=0)
         llama = self.llama
+        event = cancel.current()
+        if event is not None:  # consulted before every sampled token
+            from llama_cpp import LogitsProcessorList
+
+            request["logits_processor"] = LogitsProcessorList([_stop_when_cancelled(event, llama.token_eos())])
         timings = self._start_timings()
+        _reset_perf(llama)
         started = time.perf_counter()
         try:
             result = llama.create_chat_completion(**request)
@@ -224,11 +272,13 @@ class LlamaCppGenerator:
             if overflow is None:
                 raise
             raise overflow from None
+        cancel.check()  # an answer cut short by a cancel is not an answer
         elapsed = time.perf_counter() - started
         choice = result["choices"][0]
         usage = result.get("usage") or {}
         completion_tokens = int(usage.get("completion_tokens", 0))
-        timings.update(total=elapsed, tokens_per_second=completion_tokens / elapsed if elapsed > 0 else 0.0)
+        timings.update(total=elapsed, tokens_per_second=completion_tokens / elapsed if elapsed > 0 else 0.0,
+                       **_perf_split(llama))
         return Generation(
             text=choice["message"]["content"] or "",
             model=self.name,
@@ -253,6 +303,7 @@ class LlamaCppGenerator:
         try:
             # the completion is a generator: llama.cpp checks the context on the first chunk
             for chunk in llama.create_chat_completion(stream=True, **request):
+                cancel.check()
                 delta = chunk["choices"][0].get("delta", {}).get("content")
                 if delta:
                     if "first_token" not in timings:

@@ -11,14 +11,17 @@ import logging
 import os
 import threading
 import time
+from contextlib import contextmanager
 from typing import Any, Iterator, Mapping, Sequence
 
 import httpx
 
-from rag.errors import SmallragError
-from rag.generators.common import check_sampling, to_messages
-from rag.protocols import Prompt
-from rag.types import Generation
+from smallrag.core.checks import check_int, check_number, is_number
+from smallrag.core import cancel
+from smallrag.core.errors import SmallragError
+from smallrag.generators.common import check_sampling, to_messages
+from smallrag.core.protocols import Prompt
+from smallrag.core.types import Generation
 
 logger = logging.getLogger(__name__)
 
@@ -48,15 +51,11 @@ class OpenAIGenerator:
         if not isinstance(api_key_env, str) or not api_key_env:
             raise SmallragError(f"api_key_env {api_key_env!r} must name an environment variable")
         for label, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            if not is_number(value) or not value > 0:  # not check_number: inf has always been accepted
                 raise SmallragError(f"{label} must be a positive number of seconds, got {value!r}")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise SmallragError(f"max_retries must be an integer >= 0, got {max_retries!r}")
-        if isinstance(retry_backoff, bool) or not isinstance(retry_backoff, (int, float)) or retry_backoff < 0:
-            raise SmallragError(f"retry_backoff must be a number of seconds >= 0, got {retry_backoff!r}")
-        if context_window is not None and (isinstance(context_window, bool) or not isinstance(context_window, int)
-                                           or context_window <= 0):
-            raise SmallragError(f"context_window must be a positive integer or None, got {context_window!r}")
+        check_int("max_retries", max_retries, minimum=0, expected="an integer >= 0")
+        check_number("retry_backoff", retry_backoff, minimum=0, expected="a number of seconds >= 0")
+        check_int("context_window", context_window, minimum=1, optional=True, expected="a positive integer or None")
         headers = dict(extra_headers) if extra_headers is not None else {}
         if any(k.lower() == "authorization" for k in headers):
             # One way in for the key keeps it out of configs, reprs and logs.
@@ -204,15 +203,9 @@ class OpenAIGenerator:
             else:
                 if response.status_code == 200:
                     return response
-                try:
+                with self._reading(response, f"the server at {self.url} answered HTTP {response.status_code} "
+                                             "and then broke the connection"):
                     response.read()
-                except httpx.TimeoutException:
-                    raise self._timeout_error() from None
-                except httpx.HTTPError as exc:
-                    raise SmallragError(f"the server at {self.url} answered HTTP {response.status_code} and then "
-                                        f"broke the connection: {self._redact(str(exc))}") from None
-                finally:
-                    response.close()
                 failure = self._status_error(response.status_code, self._server_message(response), attempt)
                 if response.status_code not in RETRY_STATUSES:
                     raise failure
@@ -226,22 +219,28 @@ class OpenAIGenerator:
             time.sleep(delay)
         raise AssertionError("unreachable")  # the loop always returns or raises
 
+    @contextmanager
+    def _reading(self, response: httpx.Response, broke: str) -> Iterator[None]:
+        """While reading `response`: a timeout or a broken connection becomes a SmallragError
+        (`broke` says what happened); the response is closed after, whatever happens."""
+        try:
+            yield
+        except httpx.TimeoutException:
+            raise self._timeout_error() from None
+        except httpx.HTTPError as exc:
+            raise SmallragError(f"{broke}: {self._redact(str(exc))}") from None
+        finally:
+            response.close()
+
     def _read_whole(self, response: httpx.Response) -> str:
         """The body, within `timeout` seconds in total: a server trickling bytes cannot stall us."""
         deadline = time.monotonic() + self.timeout
         parts: list[bytes] = []
-        try:
+        with self._reading(response, f"the connection to {self.url} broke while reading the answer"):
             for part in response.iter_bytes():
                 parts.append(part)
                 if time.monotonic() > deadline:
                     raise self._timeout_error("no complete answer")
-        except httpx.TimeoutException:
-            raise self._timeout_error() from None
-        except httpx.HTTPError as exc:
-            raise SmallragError(f"the connection to {self.url} broke while reading the answer: "
-                                f"{self._redact(str(exc))}") from None
-        finally:
-            response.close()
         return b"".join(parts).decode(response.encoding if response.encoding is not None else "utf-8",
                                       errors="replace")
 
@@ -250,6 +249,7 @@ class OpenAIGenerator:
     def generate(self, prompt: Prompt, *, max_tokens: int = 256, temperature: float = 0.0,
                  stop: Sequence[str] | None = None, seed: int | None = None) -> Generation:
         body = self._body(prompt, max_tokens, temperature, stop, seed, stream=False)
+        cancel.check()  # one HTTP call cannot be stopped half-way: a cancelled request never sends it
         started = time.perf_counter()
         text = self._read_whole(self._send(body))
         elapsed = time.perf_counter() - started
@@ -319,6 +319,7 @@ class OpenAIGenerator:
                 finished = finished or choice.get("finish_reason") is not None
                 content = delta.get("content")
                 if isinstance(content, str) and content:
+                    cancel.check()  # leaving the with-block closes the connection: the server stops too
                     chunks += 1
                     yield content
         except httpx.TimeoutException:

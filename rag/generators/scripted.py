@@ -6,9 +6,10 @@ from __future__ import annotations
 import threading
 from typing import Callable, Iterator, Sequence
 
-from rag.generators.common import check_sampling, to_messages
-from rag.protocols import Prompt
-from rag.types import Generation
+from smallrag.core import cancel
+from smallrag.generators.common import check_sampling, to_messages
+from smallrag.core.protocols import Prompt
+from smallrag.core.types import Generation
 
 Reply = str | Callable[[list[dict[str, str]]], str]
 
@@ -35,6 +36,7 @@ class ScriptedGenerator:
     def _reply(self, prompt: Prompt, max_tokens: int, temperature: float, stop: Sequence[str] | None
                ) -> tuple[list[str], str, int]:
         check_sampling(max_tokens, temperature, stop)
+        cancel.check()
         messages = to_messages(prompt)
         with self._lock:
             reply = self.replies[len(self.calls) % len(self.replies)]
@@ -60,4 +62,5 @@ class ScriptedGenerator:
                stop: Sequence[str] | None = None, seed: int | None = None) -> Iterator[str]:
         words, _finish, _prompt_tokens = self._reply(prompt, max_tokens, temperature, stop)
         for i, word in enumerate(words):
+            cancel.check()
             yield word if i == 0 else " " + word

@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from rag.errors import SmallragError
-from rag.generators.common import check_sampling, to_messages
-from rag.generators.factory import ALIASES
-from rag.gguf_packages import PACKAGED_GENERATORS, packaged_gguf_path
-from rag.protocols import Prompt
-from rag.types import Generation
+from smallrag.core.checks import check_int
+from smallrag.core import cancel
+from smallrag.core.errors import SmallragError
+from smallrag.generators.common import check_sampling, to_messages
+from smallrag.generators.catalogue import model_name
+from smallrag.generators.gguf_packages import PACKAGED_GENERATORS, packaged_gguf_path
+from smallrag.core.protocols import Prompt
+from smallrag.core.types import Generation
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +65,13 @@ class ModelSource:
 
 def model_label(spec: str) -> str:
     """The short name of a model spec, without touching the disk."""
-    spec = ALIASES.get(spec, spec)
+    spec = model_name(spec)
     return spec if spec in PACKAGED_GENERATORS else Path(spec).name
 
 
 def resolve_model(spec: str) -> ModelSource:
     """A packaged generator name, a model folder or a .gguf file, turned into files on disk."""
-    name = ALIASES.get(spec, spec)
+    name = model_name(spec)
     if name in PACKAGED_GENERATORS:
         path = packaged_gguf_path(name)
         return ModelSource(name, path.parent, path.name)
@@ -194,7 +196,7 @@ class _Request:
 
 
 class TransformersGenerator:
-    """`model` is a packaged generator name (see rag.gguf_packages), a local .gguf file or a local
+    """`model` is a packaged generator name (see smallrag.generators.gguf_packages), a local .gguf file or a local
     Hugging Face model folder; `draft_model` optionally the same for a smaller model sharing its
     tokenizer, used for assisted generation. `dtype` None means float32. `n_threads` sets torch's
     (process-wide) thread count. Constructing one is cheap: files load on first use."""
@@ -203,10 +205,8 @@ class TransformersGenerator:
                  dtype: Any = None, seed: int = 0, n_threads: int | None = None,
                  context_window: int | None = None) -> None:
         for label, value in (("n_threads", n_threads), ("context_window", context_window)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                raise SmallragError(f"{label} must be a positive integer or None, got {value!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise SmallragError(f"seed must be an integer, got {seed!r}")
+            check_int(label, value, minimum=1, optional=True, expected="a positive integer or None")
+        check_int("seed", seed, expected="an integer")
         if dtype is not None and not (dtype in DTYPES or type(dtype).__module__ == "torch"):
             raise SmallragError(f"dtype {dtype!r} is not supported; use one of {list(DTYPES)} or a torch.dtype")
         self.model = str(model)
@@ -241,6 +241,15 @@ class TransformersGenerator:
                 if self._tokenizer is None:
                     self._tokenizer = self._load_tokenizer(self.source, f"model {self.model!r}")
         return self._tokenizer
+
+    @property
+    def special_tokens(self) -> tuple[str, ...]:
+        """The tokenizer's special and added tokens, which the prompt builder defuses in untrusted
+        text (the chat template's output is tokenized with them recognised)."""
+        tokenizer = self.tokenizer
+        added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+        texts = {*getattr(tokenizer, "all_special_tokens", ()), *(str(t) for t in added.values())}
+        return tuple(sorted(t for t in texts if t))
 
     @property
     def lm(self) -> Any:
@@ -351,8 +360,7 @@ class TransformersGenerator:
     def _prepare(self, prompt: Prompt, max_tokens: int, temperature: float, stop: Sequence[str] | None,
                  seed: int | None) -> _Request:
         check_sampling(max_tokens, temperature, stop)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise SmallragError(f"seed must be an integer or None, got {seed!r}")
+        check_int("seed", seed, optional=True, expected="an integer or None")
         messages = to_messages(prompt)
         tokenizer = self.tokenizer
         if not getattr(tokenizer, "chat_template", None):
@@ -440,10 +448,12 @@ class TransformersGenerator:
         self._acquire()
         try:
             started = time.perf_counter()
-            out = self._run(request, tap, threading.Event(), logits=True)
+            # a cancelled caller (see smallrag.core.cancel) stops the decoding loop at its next step
+            out = self._run(request, tap, cancel.current() or threading.Event(), logits=True)
             elapsed = time.perf_counter() - started
         finally:
             self._busy.release()
+        cancel.check()
         tokens = out.sequences[0, request.prompt_tokens:].tolist()
         n, text, stopped = self._completion(tokens, request.stop)
         logprobs = self._logprobs(out.logits, tokens[:n])
@@ -469,11 +479,11 @@ class TransformersGenerator:
         return self._stream(request)
 
     def _stream(self, request: _Request) -> Iterator[str]:
-        tap, cancel, failure = _TokenTap(), threading.Event(), []
+        tap, stop, failure = _TokenTap(), threading.Event(), []
 
         def work() -> None:
             try:
-                self._run(request, tap, cancel, logits=False)
+                self._run(request, tap, stop, logits=False)
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 failure.append(exc)
             finally:
@@ -500,6 +510,7 @@ class TransformersGenerator:
                     continue
                 if item is _END:
                     break
+                cancel.check()
                 last_token_at = time.monotonic()
                 tokens.extend(item)
                 if any(t in self._eos_ids for t in item):
@@ -520,7 +531,7 @@ class TransformersGenerator:
             else:
                 logger.warning("%s: the tokenizer's decoding changed already streamed text", self.name)
         finally:
-            cancel.set()  # a consumer that stops early also stops the generation thread
+            stop.set()  # a consumer that stops early also stops the generation thread
             # ...and waits for it (one decoding step): a thread still inside torch when the
             # interpreter exits aborts the process ("terminate called without an active exception").
             worker.join(timeout=STALL_SECONDS)
