@@ -135,6 +135,7 @@ class LlamaCppGenerator:
         self.batch_invariant = batch_invariant if batch_invariant is not None else prompt_lookup is not None
         self.name = f"llama.cpp:{Path(self.model).name if self.model not in PACKAGED_GENERATORS else self.model}"
         self._llama = None
+        self._load_lock = threading.Lock()
         self._special_tokens: tuple[str, ...] | None = None
         self.load_seconds: float | None = None
         self._load_unreported = False
@@ -199,23 +200,30 @@ class LlamaCppGenerator:
     @property
     def llama(self):
         if self._llama is None:
-            path = self.model_path()
-            try:
-                from llama_cpp import Llama
-            except ImportError:
-                raise SmallragError("the llama.cpp backend needs llama-cpp-python: pip install llama-cpp-python") from None
-            started = time.perf_counter()
-            try:
-                with _without_weight_repacking() if self.batch_invariant else nullcontext():
-                    self._llama = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                        seed=self.seed, verbose=False, **self._kernel_settings())
-            except (ValueError, RuntimeError, MemoryError) as exc:
-                raise SmallragError(f"cannot load generator {self.name} from {path}: {exc}. Is it a complete GGUF "
-                                    f"file? Re-download or re-install it, or pick another model.") from None
-            self.load_seconds = time.perf_counter() - started
-            self._load_unreported = True
-            logger.info("loaded %s in %.1f s", path, self.load_seconds)
+            # Several threads may ask at once (a server counts tokens and reads the special tokens
+            # outside the generation lock): two concurrent loads of one model crash llama.cpp.
+            with self._load_lock:
+                if self._llama is None:
+                    self._load()
         return self._llama
+
+    def _load(self) -> None:
+        path = self.model_path()
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise SmallragError("the llama.cpp backend needs llama-cpp-python: pip install llama-cpp-python") from None
+        started = time.perf_counter()
+        try:
+            with _without_weight_repacking() if self.batch_invariant else nullcontext():
+                self._llama = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                    seed=self.seed, verbose=False, **self._kernel_settings())
+        except (ValueError, RuntimeError, MemoryError) as exc:
+            raise SmallragError(f"cannot load generator {self.name} from {path}: {exc}. Is it a complete GGUF "
+                                f"file? Re-download or re-install it, or pick another model.") from None
+        self.load_seconds = time.perf_counter() - started
+        self._load_unreported = True
+        logger.info("loaded %s in %.1f s", path, self.load_seconds)
 
     def _start_timings(self) -> dict[str, float]:
         """A fresh timings dict, carrying the load time if this call loaded the model."""

@@ -282,3 +282,24 @@ def test_cancelling_stops_generation_at_the_next_token_and_leaves_greedy_output_
     with cancellable(event), pytest.raises(Cancelled):
         list(tiny.stream(prompt, max_tokens=300))
     assert tiny.generate("Say hi.", max_tokens=5).text  # the model is usable afterwards
+
+
+@pytest.mark.integration
+def test_concurrent_first_use_loads_the_model_once():
+    # A server's requests count tokens and read the special tokens outside the generation lock;
+    # two threads loading one model at once crashed the process (found by benchmarks/robustness.py).
+    import threading
+
+    generator = LlamaCppGenerator(TINY)
+    loads = []
+    real_load = generator._load
+    generator._load = lambda: (loads.append(1), real_load())[1]
+    results = []
+    threads = [threading.Thread(target=lambda: results.append((generator.count_tokens("hello world"),
+                                                               len(generator.special_tokens))))
+               for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loads) == 1 and len(results) == 8 and len(set(results)) == 1
