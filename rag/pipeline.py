@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from smallrag.attribution import attach_evidence, nli_model_of
 from smallrag.conversation import check_history, parse_rewrite, rewrite_messages
 from smallrag.core.checks import check_int
 from smallrag.core.cancel import check as check_cancelled, holding
@@ -250,10 +251,13 @@ class RAG:
                                                       questions=questions))
         else:
             results = [self.verifier.verify(a.text, a.hits, question=q) for a, q in zip(answers, questions)]
-        elapsed = time.perf_counter() - started
         if len(results) != len(answers) or not all(isinstance(r, Verification) for r in results):
             raise SmallragError(f"verifier {getattr(self.verifier, 'name', self.verifier)!r} returned {len(results)} "
                                 f"result(s) for {len(answers)} answer(s); it must return one Verification per answer")
+        nli = nli_model_of(self.verifier)
+        if nli is not None:  # where in each block the supported claims stand (counted as verification time)
+            results = attach_evidence(results, [a.hits for a in answers], questions, nli)
+        elapsed = time.perf_counter() - started
         # Split a batch's time as the verifier reports its own shares (by claims), else evenly.
         shares = [r.timings.get("verify") for r in results]
         if len(results) > 1 and all(isinstance(x, (int, float)) for x in shares) and sum(shares) > 0:

@@ -5,7 +5,9 @@
                   -> the `smallrag ask --json` object (Answer.to_json()); with "stream": true,
                   server-sent events: `delta` {"delta": str} ..., then `answer` {the object},
                   or `error` {"error": str, "status": int} if it fails once streaming has begun.
-    GET  /health  -> {"status": "ok", "generator", "retriever", "chunks", "version", "limits"}
+    GET  /health  -> {"status": "ok", "generator", "retriever", "chunks", "version", "limits", "queue"}
+    GET  /        -> the web page (rag/page.html): ask, watch the answer stream in, check each
+                  claim's verdict and the evidence span in its source
 
 Every error is JSON {"error": message}: 400 bad request (the message names the field and the
 fix), 413 body over `max_request_bytes`, 415 a body that is not `application/json`, 408 body
@@ -35,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterator
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from smallrag.conversation import check_history
@@ -372,6 +374,21 @@ class _AccessLog:
                             time.perf_counter() - started)
 
 
+def _page() -> tuple[str, str]:
+    """The web page (one self-contained file in the package) and its Content-Security-Policy."""
+    import base64
+    import hashlib
+    import re
+    from importlib import resources
+
+    page = resources.files("smallrag").joinpath("page.html").read_text(encoding="utf-8")
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.DOTALL)
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts)
+    policy = (f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; connect-src 'self'; "
+              "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    return page, policy
+
+
 def _content_type_ok(request: Request) -> bool:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     return media == "application/json"
@@ -395,6 +412,15 @@ def create_app(rag, *, max_k: int = DEFAULT_MAX_K, max_request_bytes: int = DEFA
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    page, policy = _page()
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> HTMLResponse:
+        # The page may talk only to this server and run only its own script (by hash), so text
+        # from documents could not run or send anything even if it reached the page as HTML.
+        return HTMLResponse(page, headers={"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff",
+                                           "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"})
 
     @app.get("/health")
     async def health() -> JSONResponse:

@@ -9,6 +9,8 @@ import json
 import os
 import re
 import subprocess
+import time
+import threading
 import sys
 from pathlib import Path
 
@@ -95,3 +97,36 @@ def reply(messages) -> str:
     """The scripted generator's reply to a prompt built by smallrag.prompt: REPLIES by the question."""
     user = next(m["content"] for m in messages if m["role"] == "user")
     return REPLIES.get(_QUESTION.search(user).group(1).strip(), NO_ANSWER)
+
+
+SERVER_GUARD = 20.0  # seconds a test server may take to start or stop
+
+
+class LiveServer:
+    """A uvicorn server for `app` on an ephemeral loopback port, in a background thread."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", log_config=None,
+                                lifespan="off", timeout_graceful_shutdown=2)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + SERVER_GUARD
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("uvicorn exited before it started")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn did not start within {SERVER_GUARD} s")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(SERVER_GUARD)
+        assert not self.thread.is_alive(), "uvicorn did not shut down"

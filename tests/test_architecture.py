@@ -44,7 +44,8 @@ FLOORS = {
     "app": 4,
 }
 # the app floor: the only code that may import every other floor
-APP = {"smallrag", "smallrag.pipeline", "smallrag.policy", "smallrag.server", "smallrag.eval.runner"}
+APP = {"smallrag", "smallrag.pipeline", "smallrag.policy", "smallrag.attribution", "smallrag.server",
+       "smallrag.eval.runner"}
 APP_PACKAGES = ("smallrag.cli",)
 HEAVY = ("torch", "transformers", "faiss", "sentence_transformers", "llama_cpp")
 LAZY_NAMES = ("RAG", "bertscore", "NLIVerifier", "build_index", "open_retriever", "load_documents", "Answer")

@@ -120,6 +120,24 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class EvidenceSpan:
+    """Where the evidence for a claim stands: block `n` (its chunk), characters start:end of the
+    chunk text (`chunk.text[start:end] == text`), and how strongly that span entails the claim."""
+
+    n: int
+    doc_id: str | None
+    chunk_id: str | None
+    start: int
+    end: int
+    text: str
+    p_entail: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n": self.n, "doc_id": self.doc_id, "chunk_id": self.chunk_id, "start": self.start,
+                "end": self.end, "text": self.text, "p_entail": self.p_entail}
+
+
+@dataclass(frozen=True)
 class Verdict:
     """How one claim fares against the evidence.
 
@@ -137,6 +155,7 @@ class Verdict:
     best_block: int | None = None
     flags: tuple[str, ...] = ()
     verifier: str = ""
+    evidence: tuple[EvidenceSpan, ...] = ()  # the spans that entail a supported claim, best first
 
     @property
     def supported(self) -> bool:
@@ -157,6 +176,7 @@ class Verdict:
             "best_block": self.best_block,
             "flags": list(self.flags),
             "verifier": self.verifier,
+            "evidence": [e.to_json() for e in self.evidence],
         }
 
 

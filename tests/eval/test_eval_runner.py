@@ -183,7 +183,7 @@ def test_report_is_self_contained(tmp_path, index_dir, dataset_file):
              progress=False)
     html = (tmp_path / "run" / "report.html").read_text()
     assert "http://" not in html and "https://" not in html
-    assert not re.search(r"<(script|link|img|iframe)\b", html)
+    assert not re.search(r"<(link|img|iframe)\b|<script\b[^>]*\bsrc=", html)  # its one script is inline
     assert html.count("<svg") >= 5  # F1, nDCG, confidence, latency, reliability, PER
     assert "Reliability" in html and "PER" in html
 
