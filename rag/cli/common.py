@@ -48,18 +48,18 @@ def positive_number(text: str) -> float:
     return value
 
 
-def non_negative_seconds(text: str) -> float:
-    value = _number(text)
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
-    return value
+def finite_at_least_zero(expected: str) -> Callable[[str], float]:
+    """An argparse type: a finite number >= 0 (nan and inf refused), else `expected` in the message."""
+    def parse(text: str) -> float:
+        value = _number(text)
+        if not 0 <= value < float("inf"):  # NaN fails both comparisons
+            raise argparse.ArgumentTypeError(f"must be {expected}, got {text}")
+        return value
+    return parse
 
 
-def temperature(text: str) -> float:
-    value = _number(text)
-    if not 0 <= value < float("inf"):  # NaN fails both comparisons
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (0 = greedy), got {text}")
-    return value
+non_negative_seconds = finite_at_least_zero("a number of seconds >= 0")
+temperature = finite_at_least_zero("a finite number >= 0 (0 = greedy)")
 
 
 def probability(text: str) -> float:
