@@ -26,10 +26,13 @@ TIMING_SECTIONS = ("efficiency", "energy", "per")
 
 
 def _rate(records: Sequence[Mapping[str, Any]], tokens: str, seconds: str) -> float | None:
-    """Tokens per second over the records whose timings have `seconds`; None when none has."""
+    """Tokens per second over the records whose timings have `seconds`; None when none has. The
+    tokens are the backend's own count of those it processed (`{seconds}_tokens`: a cached prompt
+    prefix is not read again) when it gives one, else the record's `tokens`."""
     timed = [r for r in records if r["timings"].get(seconds)]
     total = sum(r["timings"][seconds] for r in timed)
-    return sum(r[tokens] for r in timed) / total if total > 0 else None
+    done = sum(r["timings"].get(f"{seconds}_tokens", r[tokens]) for r in timed)
+    return done / total if total > 0 else None
 
 
 def _mean(values: Sequence[Any]) -> float | None:

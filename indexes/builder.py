@@ -21,7 +21,7 @@ from smallrag.indexes.target import check_output_folder
 from smallrag.indexes.tokenizer import Tokenizer
 from smallrag.core.chunking import chunk_documents
 from smallrag.core.progress import track
-from smallrag.core.errors import SmallragError
+from smallrag.core.errors import SmallragError, UnsafeOutputError
 from smallrag.core.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -103,7 +103,9 @@ def build_index(documents: Sequence[Document], out: str | Path, config: IndexCon
         model_info = _model_info(encoder)
         embeddings = encoder.encode([c.text for c in chunks], progress=progress)
     with writer_lock(target, lock_timeout):
-        check_output_folder(out, sources)  # what another writer left there while we encoded
+        # what another writer left there while we encoded (a link moved meanwhile is refused too)
+        if check_output_folder(out, sources) != target:
+            raise UnsafeOutputError(f"--out {str(out)!r} changed while the index was being built; run the build again")
         with atomic_folder(target) as tmp:
             _write(tmp, chunks, embeddings, config, model_info, None, progress, started)
     return BuildReport(str(out), len({c.doc_id for c in chunks}), len(chunks), added_chunks=len(chunks),

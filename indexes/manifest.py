@@ -76,7 +76,7 @@ def read_manifest(folder: Path, *, verify: bool = True) -> dict[str, Any]:
                                "folder with: smallrag index build SRC... --out NEW_DIR, and pass that folder")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError covers bad JSON
         raise IndexFormatError(f"{path} is corrupt ({type(exc).__name__}); rebuild the index into a new folder "
                                "with: smallrag index build SRC... --out NEW_DIR") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:

@@ -23,8 +23,10 @@ def check_output_folder(out: str | Path, sources: Iterable[str | Path] = ()) -> 
         raise UnsafeOutputError(f"--out {given!r} is empty; {_NEW_FOLDER}")
     path = Path(out).expanduser()
     resolved = path.resolve()
-    if resolved == Path.cwd().resolve():
-        raise UnsafeOutputError(f"--out {given!r} is the current directory; smallrag replaces the whole --out "
+    cwd = Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents:
+        what = "the current directory" if resolved == cwd else "a folder that holds the current directory"
+        raise UnsafeOutputError(f"--out {given!r} is {what}; smallrag replaces the whole --out "
                                 f"folder, so {_NEW_FOLDER}, e.g. --out ./my-index")
     for source in sources:
         source_path = Path(source).expanduser().resolve()

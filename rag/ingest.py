@@ -86,7 +86,10 @@ def _iter_files(root: Path) -> Iterator[Path]:
 
 
 def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:  # unreadable, or removed while the folder was being read
+        raise _SkipFile(f"cannot be read ({exc.strerror or exc})") from None
     if b"\x00" in raw[:8192]:
         raise _SkipFile("looks binary (NUL bytes)")
     try:
@@ -159,6 +162,8 @@ def _json_records(text: str, suffix: str) -> list[object]:
         raise _SkipFile(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except RecursionError:
         raise _SkipFile("its JSON is nested too deeply to read") from None
+    except ValueError as exc:  # e.g. an integer of over 4,300 digits
+        raise _SkipFile(f"not usable JSON ({exc})") from None
     return data if isinstance(data, list) else [data]
 
 

@@ -190,7 +190,7 @@ class RAG:
                                           max_tokens=64, temperature=0.0, seed=self.seed)
         timings["rewrite"] = time.perf_counter() - started
         query = parse_rewrite(out.text, question)
-        logger.debug("rewrote %r as %r", question, query)
+        logger.debug("rewrote the question (%d characters) as a standalone one (%d)", len(question), len(query))
         return query
 
     def _rerank(self, query: str, hits: list[Hit], k: int, timings: dict[str, float]) -> list[Hit]:
@@ -391,7 +391,7 @@ class RAG:
         generation = self._generate(prompt)
         done = time.perf_counter()
         timings["generate"] = done - gen_started
-        for part in ("prompt_eval", "decode"):  # the backend's own split of "generate", when it has one
+        for part in ("prompt_eval", "decode", "prompt_eval_tokens", "decode_tokens"):  # the backend's own split
             if part in generation.timings:
                 timings[part] = generation.timings[part]
         answer = self._build(question, query, prompt, generation.text, generator=self.generator.name,

@@ -98,7 +98,10 @@ def build_prompt(question: str, hits: Sequence[Hit], *, context_tokens: int = 20
     def clean(text: str) -> str:
         return neutralise(text, special_tokens)
 
-    body = "".join(f'<block n="{b.n}" source="{clean(b.hit.chunk.doc_id)}">\n{clean(b.text)}\n</block>\n'
+    def attribute(text: str) -> str:  # a doc id cannot end its source="..." early
+        return clean(text).replace('"', "'")
+
+    body = "".join(f'<block n="{b.n}" source="{attribute(b.hit.chunk.doc_id)}">\n{clean(b.text)}\n</block>\n'
                    for b in blocks)
     user = f"<context>\n{body}</context>\n\n{instructions}\n\nQuestion: {clean(question.strip())}"
     return BuiltPrompt([{"role": "system", "content": system}, {"role": "user", "content": user}],

@@ -34,7 +34,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Iterator, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
@@ -135,6 +135,8 @@ def parse_ask(body: bytes, *, max_k: int) -> AskRequest:
     except RecursionError:
         raise RequestError(400, "the request body is JSON nested too deeply; send an object like "
                                 "{\"question\": \"...\"}") from None
+    except ValueError as exc:  # e.g. an integer of over 4,300 digits
+        raise RequestError(400, f"the request body is not usable JSON ({exc})") from None
     try:  # "\\ud800" decodes to a lone surrogate, which no tokenizer or log can take
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
@@ -370,7 +372,7 @@ class _AccessLog:
         try:
             await self.app(scope, receive, sending)
         finally:
-            access_log.info("%s %s %d %.3fs", scope["method"], scope["path"], status[0] or 500,
+            access_log.info("%s %s %d %.3fs", scope["method"], _printable(scope["path"]), status[0] or 500,
                             time.perf_counter() - started)
 
 
@@ -389,13 +391,30 @@ def _page() -> tuple[str, str]:
     return page, policy
 
 
+def _printable(text: str) -> str:
+    """A decoded path with control characters escaped: "/%0aPOST /ask 200" must not forge a line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def _allowed_hosts(host: str) -> list[str]:
+    """Host headers the app answers: this machine's names, plus the interface it was bound to.
+    Answering any Host would let a web page the user visits reach it by DNS rebinding."""
+    if host in ("0.0.0.0", "::", ""):
+        return ["*"]  # bound to every interface on purpose: the operator decides who reaches it
+    return list(dict.fromkeys([*LOCAL_HOSTS, host]))
+
+
 def _content_type_ok(request: Request) -> bool:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     return media == "application/json"
 
 
 def create_app(rag, *, max_k: int = DEFAULT_MAX_K, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-               request_timeout: float = DEFAULT_REQUEST_TIMEOUT, max_queue: int = DEFAULT_MAX_QUEUE) -> FastAPI:
+               request_timeout: float = DEFAULT_REQUEST_TIMEOUT, max_queue: int = DEFAULT_MAX_QUEUE,
+               allowed_hosts: Sequence[str] = LOCAL_HOSTS) -> FastAPI:
     """The FastAPI app answering over `rag` (a smallrag.pipeline.RAG); see the module doc for the API."""
     check_int("max_k", max_k, minimum=1, expected="a positive integer")
     check_int("max_request_bytes", max_request_bytes, minimum=1, expected="a positive integer")
@@ -407,7 +426,15 @@ def create_app(rag, *, max_k: int = DEFAULT_MAX_K, max_request_bytes: int = DEFA
               "max_queue": max_queue}
     admission = _Admission(max_queue)
 
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     app.add_middleware(_AccessLog)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("request failed", exc_info=(type(exc), exc, exc.__traceback__))
+        return JSONResponse({"error": INTERNAL_ERROR}, status_code=500)  # JSON, never a traceback
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -517,7 +544,7 @@ def serve(rag, host: str = "127.0.0.1", port: int = 8000, max_k: int = DEFAULT_M
     one-line access log at info)."""
     check_int("port", port, minimum=0, maximum=65535)
     app = create_app(rag, max_k=max_k, max_request_bytes=max_request_bytes, request_timeout=request_timeout,
-                     max_queue=max_queue)
+                     max_queue=max_queue, allowed_hosts=_allowed_hosts(host))
     import uvicorn
 
     if not access_log.level:

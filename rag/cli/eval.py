@@ -83,7 +83,7 @@ def _build_index(dataset, index: str, progress: bool) -> None:
     from smallrag.indexes.builder import build_index
     from smallrag.indexes.config import IndexConfig
 
-    build_index(list(dataset.documents), index, IndexConfig(), progress=progress)
+    build_index(list(dataset.documents), index, IndexConfig(), progress=progress, sources=[dataset.path])
 
 
 def cmd_eval_run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import fcntl
+import glob
 import logging
 import os
 import shutil
@@ -60,21 +61,32 @@ def clean_stale_temps(target: Path) -> None:
     Backups go only while `target` exists, i.e. after recover_interrupted_swap had its chance."""
     kinds = ("tmp", "old") if target.exists() else ("tmp",)
     for kind in kinds:
-        for path in target.parent.glob(f".{target.name}.{kind}-*"):
-            try:
-                pid = int(path.name.split(f".{kind}-")[1].split("-")[0])
-            except (IndexError, ValueError):
-                continue
+        for path, pid in _temps(target, kind):
             if not _pid_alive(pid):
                 logger.info("removing stale %s folder %s", kind, path)
                 _remove(path)
 
 
+def _temps(target: Path, kind: str) -> list[tuple[Path, int]]:
+    """The temp folders (`kind` tmp or old) of `target` with the pid that made each. The name is
+    escaped: an index called "a[1]" must not match the temp folders of "a1"."""
+    found = []
+    for path in target.parent.glob(f".{glob.escape(target.name)}.{kind}-*"):
+        try:
+            found.append((path, int(path.name[len(f".{target.name}.{kind}-"):].split("-")[0])))
+        except ValueError:
+            continue
+    return found
+
+
 def recover_interrupted_swap(target: Path) -> None:
-    """If a crash fell between the two renames of the fallback swap, put the old index back."""
+    """If a crash fell between the two renames of the fallback swap, put the old index back.
+    Only a backup whose writer has died: a live writer is between its two renames right now,
+    and a reader that restored its backup would make that writer's update fail and be lost."""
     if target.exists():
         return
-    backups = sorted(target.parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    backups = sorted((path for path, pid in _temps(target, "old") if not _pid_alive(pid)),
+                     key=lambda p: p.stat().st_mtime)
     if backups:
         logger.warning("restoring %s from interrupted update %s", target, backups[-1])
         os.rename(backups[-1], target)

@@ -43,6 +43,8 @@ def parse_json_line(line: str, where: str, *, error: type[Exception] = SmallragE
         raise error(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}){hint}") from None
     except RecursionError:
         raise error(f"{where}: not usable JSON (nested too deeply){hint}") from None
+    except ValueError as exc:  # e.g. an integer of over 4,300 digits (Python's int-to-str limit)
+        raise error(f"{where}: not usable JSON ({exc}){hint}") from None
     if _SURROGATE_ESCAPE.search(line):  # rare: only then pay for the check (a valid pair passes)
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")

@@ -69,6 +69,8 @@ class Hit:
             "chunk_id": self.chunk.id,
             "text": self.chunk.text,
             "retriever": self.retriever,
+            # where in its document the chunk came from, when the reader knew (PDF pages, headings)
+            **{key: self.chunk.metadata[key] for key in ("page", "section") if key in self.chunk.metadata},
         }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-_DELIMITER = re.compile(r"<\s*(/?)\s*(context|block)\b", re.IGNORECASE)
+_DELIMITER = re.compile(r"<\s*(/?)\s*(context|block|conversation)\b", re.IGNORECASE)
 # The shape of most chat models' control tokens (<|im_start|>, <|eot_id|>, <|endoftext|>, ...),
 # defused even when the generator cannot list its own (e.g. a remote OpenAI-compatible server).
 _CONTROL_SHAPE = re.compile(r"<\|[^<>|\s]{1,64}\|>")

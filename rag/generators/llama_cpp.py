@@ -63,7 +63,9 @@ def _perf_split(llama: Any) -> dict[str, float]:
     import llama_cpp
 
     data = llama_cpp.llama_perf_context(llama._ctx.ctx)
-    return {"prompt_eval": data.t_p_eval_ms / 1000.0, "decode": data.t_eval_ms / 1000.0}
+    # the token counts too: a prompt prefix already in the KV cache is not read again
+    return {"prompt_eval": data.t_p_eval_ms / 1000.0, "decode": data.t_eval_ms / 1000.0,
+            "prompt_eval_tokens": float(data.n_p_eval), "decode_tokens": float(data.n_eval)}
 
 
 @contextmanager
@@ -160,9 +162,16 @@ class LlamaCppGenerator:
         if self._special_tokens is None:
             import llama_cpp
 
-            model = self.llama._model
-            wanted = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
-            texts = (model.token_get_text(i) for i in range(model.n_vocab()) if model.token_get_attr(i) & wanted)
+            with self._load_lock:
+                # The loaded model's vocabulary, or the vocabulary alone: an escalation model that may
+                # never be asked must not be loaded just to read it.
+                llama = self._llama or llama_cpp.Llama(model_path=str(self.model_path()), vocab_only=True,
+                                                       verbose=False)
+                model = llama._model
+                wanted = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
+                texts = [model.token_get_text(i) for i in range(model.n_vocab()) if model.token_get_attr(i) & wanted]
+                if llama is not self._llama:
+                    llama.close()
             self._special_tokens = tuple(t for t in texts if t)
         return self._special_tokens
 

@@ -299,3 +299,10 @@ def test_file_name_that_is_not_utf8_is_skipped_and_printable(tmp_path: Path, cap
     assert shown.endswith("caf\\xe9.txt") and "not valid UTF-8" in result.skipped[0].reason
     shown.encode("utf-8")  # printable: no surrogate left in it
     json.dumps({"path": shown}, ensure_ascii=False).encode("utf-8")
+
+
+def test_json_with_an_absurd_integer_is_skipped(tmp_path: Path) -> None:
+    _good_beside(tmp_path)
+    (tmp_path / "big.json").write_text('{"id": "x", "text": "t", "n": ' + "9" * 5000 + "}", encoding="utf-8")
+    result = load_documents([tmp_path])
+    assert [d.id for d in result.documents] == ["good.txt"] and "not usable JSON" in result.skipped[0].reason

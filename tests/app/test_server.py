@@ -575,3 +575,28 @@ def test_one_log_line_per_request_without_the_body(client, caplog):
     assert len(lines) == 2
     assert re.fullmatch(r"POST /ask 200 \d+\.\d{3}s", lines[0]) and re.fullmatch(r"GET /health 200 \d+\.\d{3}s", lines[1])
     assert "secret-question-text" not in caplog.text
+
+
+def test_more_bad_bodies_and_hosts(index_dir, caplog):
+    rag = RAG.from_index(index_dir, generator=ScriptedGenerator("x [1]"), encoder=FakeEncoder(), k=2)
+    with LiveServer(create_app(rag, max_request_bytes=200_000)) as live:
+        huge = httpx.post(f"{live.url}/ask", content=b'{"question": "q", "k": ' + b"9" * 5000 + b"}",
+                          headers={"content-type": "application/json"}, timeout=HANG_GUARD)
+        assert huge.status_code == 400 and "not usable JSON" in huge.json()["error"]
+        # DNS rebinding: a page on another name that resolves to 127.0.0.1 gets nothing
+        rebound = httpx.get(f"{live.url}/health", headers={"host": "attacker.example"}, timeout=HANG_GUARD)
+        assert rebound.status_code == 400
+        with caplog.at_level(logging.INFO, logger="smallrag.server.access"):
+            httpx.get(f"{live.url}/%0aPOST%20/ask%20200%200.001s", timeout=HANG_GUARD)
+            deadline = time.monotonic() + HANG_GUARD
+            while not [r for r in caplog.records if r.name == "smallrag.server.access"] and time.monotonic() < deadline:
+                time.sleep(0.01)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "smallrag.server.access"]
+    assert "\n" not in line and line.startswith("GET /\\n")
+
+
+def test_serve_allows_this_machines_names_or_every_name_when_bound_to_all():
+    from smallrag.server import _allowed_hosts
+
+    assert _allowed_hosts("127.0.0.1") == ["localhost", "127.0.0.1", "::1", "[::1]"]
+    assert _allowed_hosts("10.0.0.5")[-1] == "10.0.0.5" and _allowed_hosts("0.0.0.0") == ["*"]

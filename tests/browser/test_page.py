@@ -28,10 +28,13 @@ ARTIFACTS = REPO / "tests" / "artifacts"
 EVIL = ('Dogs bark at strangers. <script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"> '
         "Dogs love to fetch sticks.")
 DOCS = [Document(id="cats.txt", text="Cats are small carnivorous mammals. Domestic cats purr and hunt mice."),
-        Document(id="evil.html", text=EVIL)]
+        Document(id="evil.html", text=EVIL),
+        # characters outside the BMP before the evidence: offsets count code points, not UTF-16 units
+        Document(id="emoji.txt", text="🐈🐈 Emoji lovers post cat pictures. Emoji kittens nap in sunny windows.")]
 REPLIES = {  # the first key found in the question picks the reply
     "fly": "Cats fly to the moon [1].",
     "dogs": "Dogs bark at strangers [1]. <img src=x onerror=\"window.pwned = 3\"> is what the page said.",
+    "kittens": "Emoji kittens nap in sunny windows [1].",
     "cats": "Domestic cats purr and hunt mice [1].",
 }
 
@@ -177,3 +180,10 @@ def test_the_page_is_one_small_self_contained_file():
     assert not re.search(r"(src|href)=[\"']?(https?:)?//", page)  # no CDN, no external font
     assert "innerHTML" not in page and "insertAdjacentHTML" not in page and "eval(" not in page
     assert len(page.encode()) < 40_000
+
+
+def test_the_highlight_is_exact_after_characters_outside_the_bmp(page, server):
+    page.goto(server.url + "/")
+    ask(page, "Where do emoji kittens nap?")
+    page.locator("#claims button.evidence").first.click()
+    assert page.locator("#source-text mark").inner_text() == "Emoji kittens nap in sunny windows."

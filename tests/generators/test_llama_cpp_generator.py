@@ -303,3 +303,10 @@ def test_concurrent_first_use_loads_the_model_once():
     for thread in threads:
         thread.join()
     assert len(loads) == 1 and len(results) == 8 and len(set(results)) == 1
+
+
+@pytest.mark.integration
+def test_special_tokens_are_read_without_loading_the_model():
+    generator = LlamaCppGenerator(TINY)
+    tokens = generator.special_tokens
+    assert "<|im_start|>" in tokens and generator._llama is None  # an escalation model stays unloaded

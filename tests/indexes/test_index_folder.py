@@ -348,7 +348,7 @@ def test_stale_temp_of_dead_process_is_removed_by_next_build(built, animal_docum
 
 def test_interrupted_fallback_swap_is_restored_by_open(built, animal_documents):
     before = snapshot(built)
-    backup = built.parent / f".{built.name}.old-123-abcd1234"
+    backup = built.parent / f".{built.name}.old-{DEAD_PID}-abcd1234"
     os.rename(built, backup)
     assert not built.exists()
     index = Index.open(built)
@@ -358,7 +358,7 @@ def test_interrupted_fallback_swap_is_restored_by_open(built, animal_documents):
 
 
 def test_interrupted_fallback_swap_is_restored_by_next_build(built, fake_encoder, animal_documents):
-    backup = built.parent / f".{built.name}.old-123-abcd1234"
+    backup = built.parent / f".{built.name}.old-{DEAD_PID}-abcd1234"
     os.rename(built, backup)
     add_documents(built, OTHER_DOCS, encoder=fake_encoder, progress=False)  # opens, restores, adds
     assert Index.open(built).doc_ids == [d.id for d in animal_documents] + ["sub", "volcano"]

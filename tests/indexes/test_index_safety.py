@@ -277,3 +277,44 @@ def test_filter_on_a_key_no_chunk_has_warns_with_the_keys_there_are(caplog):
     with caplog.at_level("WARNING", logger="smallrag.indexes.store"):
         filter_mask(chunks, {"lang": "fr", "doc_id": "a"})
     assert caplog.text == ""  # a known key that matches nothing is an answer, not a mistake
+
+
+def test_a_reader_does_not_restore_the_backup_of_a_live_writer(tmp_path):
+    import os
+
+    index = tmp_path / "idx"
+    build(index)
+    backup = tmp_path / f".idx.old-{os.getpid()}-abcd1234"  # a live writer between its two renames
+    os.rename(index, backup)
+    with pytest.raises(IndexFormatError, match="no index at"):
+        Index.open(index)
+    assert backup.is_dir() and not index.exists()
+
+
+def test_temp_names_are_matched_literally(tmp_path):
+    from smallrag.core.atomic import clean_stale_temps
+
+    other = tmp_path / ".a1.tmp-4194399-abcd1234"  # a dead writer's temp folder of index "a1"
+    other.mkdir()
+    (tmp_path / "a[1]").mkdir()
+    clean_stale_temps(tmp_path / "a[1]")  # "a[1]" as a glob would match "a1"
+    assert other.is_dir()
+
+
+def test_out_that_holds_the_current_directory_is_refused(tmp_path, monkeypatch):
+    index = tmp_path / "idx"
+    build(index)
+    monkeypatch.chdir(index / "bm25")
+    with pytest.raises(UnsafeOutputError, match="holds the current directory"):
+        build("..")  # replacing it would pull the folder away under the shell that stands in it
+    assert Index.open(index).doc_ids == ["a", "b"]
+
+
+def test_hit_json_carries_page_and_section_when_the_chunk_has_them():
+    from smallrag.core.types import Chunk, Hit
+
+    chunk = Chunk(id="c", doc_id="d.pdf", text="t", start=0, end=1, metadata={"page": 3, "section": "Intro"})
+    data = Hit(chunk, score=1.0, rank=1, retriever="bm25").to_json()
+    assert data["page"] == 3 and data["section"] == "Intro"
+    plain = Hit(Chunk(id="c", doc_id="d", text="t", start=0, end=1), score=1.0, rank=1, retriever="bm25").to_json()
+    assert "page" not in plain and "section" not in plain
