@@ -3,7 +3,7 @@ Playwright's Python package (the test extra pins it). `playwright install` is ne
 downloads browsers, which this machine cannot. A missing Chromium or Playwright fails the tests
 with the command that installs it; they never skip (CI installs both).
 
-Fixtures: `browser` (one Chromium per session), `page` (a fresh context per test, so no cookie,
+Fixtures: `browser` (one Chromium per test module), `page` (a fresh context per test, so no cookie,
 storage or script state leaks between tests), `console_errors` (the page's console errors and
 uncaught exceptions, collected from the moment it is requested) and `artifacts` (tests/artifacts,
 where screenshots go)."""
@@ -28,7 +28,9 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop in the main thread for as
+# long as it is open, and a later test that calls asyncio.run() would then fail.
+@pytest.fixture(scope="module")
 def browser():
     try:
         from playwright.sync_api import sync_playwright
