@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from smallrag.core.checks import is_int
 from smallrag.core.version import __version__
 from smallrag.core.errors import IndexFormatError
 
@@ -103,7 +104,7 @@ def read_manifest(folder: Path, *, verify: bool = True) -> dict[str, Any]:
     root = folder.resolve()
     for name, info in files.items():
         file = _listed_file(root, name, path, rebuild)
-        if not isinstance(info, dict) or not _is_size(info.get("bytes")) or not isinstance(info.get("sha256"), str):
+        if not isinstance(info, dict) or not (is_int(info.get("bytes")) and info["bytes"] >= 0) or not isinstance(info.get("sha256"), str):
             raise IndexFormatError(f"{path}: the entry for {name!r} needs \"bytes\" and \"sha256\"; {rebuild}")
         if not file.is_file():
             raise IndexFormatError(f"index file {folder / name} is missing; {rebuild}")
@@ -122,10 +123,6 @@ def _required_files(manifest: dict[str, Any], path: Path, rebuild: str) -> list[
     if not isinstance(retrievers, list) or not retrievers or any(r not in ("bm25", "dense") for r in retrievers):
         raise IndexFormatError(f"{path} names no valid retrievers in its config; {rebuild}")
     return [name for kind in (None, *retrievers) for name in REQUIRED_FILES[kind]]
-
-
-def _is_size(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _listed_file(root: Path, name: Any, path: Path, rebuild: str) -> Path:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from smallrag.core.checks import shown
 from smallrag.core.errors import SmallragError
 from smallrag.core.jsonl import parse_json_line
 from smallrag.core.types import Document
@@ -51,8 +52,8 @@ def load_documents(sources: Iterable[str | Path], *, text_column: str = "text") 
             try:
                 docs = list(_load_file(path, base, text_column))
             except _SkipFile as skip:
-                logger.warning("skipping %s: %s", _shown(path), skip)
-                skipped.append(SkippedFile(_shown(path), str(skip)))
+                logger.warning("skipping %s: %s", shown(str(path)), skip)
+                skipped.append(SkippedFile(shown(str(path)), str(skip)))
                 continue
             for doc in docs:
                 if doc.id in seen_ids:
@@ -67,12 +68,6 @@ def load_documents(sources: Iterable[str | Path], *, text_column: str = "text") 
 
 class _SkipFile(Exception):
     pass
-
-
-def _shown(path: Path) -> str:
-    """The path as printable text: a file name that is not UTF-8 keeps its odd bytes as \\xNN
-    escapes instead of breaking every later print, log line or JSON report."""
-    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _iter_files(root: Path) -> Iterator[Path]:

@@ -8,6 +8,7 @@ import json
 import sys
 from typing import Any, Callable, Sequence
 
+from smallrag.core.checks import shown
 from smallrag.core.errors import SmallragError
 
 
@@ -77,8 +78,7 @@ def utf8_text(text: str, what: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        raise argparse.ArgumentTypeError(f"the {what} {shown!r} is not valid UTF-8 text; check the terminal's "
+        raise argparse.ArgumentTypeError(f"the {what} {shown(text)!r} is not valid UTF-8 text; check the terminal's "
                                          "encoding") from None
     return text
 

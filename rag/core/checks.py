@@ -68,3 +68,9 @@ def _number_range(minimum: float | None, maximum: float | None, above: float | N
         return "a positive number"
     bounds = " and ".join(p for p in parts if p)
     return f"a finite number {bounds}" if bounds else "a finite number"
+
+
+def shown(text: str) -> str:
+    """`text` as printable UTF-8: bytes that were not UTF-8 (a file name, an argv word, carried by
+    Python as lone surrogates) become \\xNN escapes instead of breaking every later print or log."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
