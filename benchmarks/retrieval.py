@@ -6,6 +6,8 @@ One run prints human-readable lines and ends with ONE JSON line holding every fi
   nDCG@10, recall@100, MRR@10 (k=100), index build speed and peak RSS; plus the reference
   BM25 implementations rank-bm25 (BM25Okapi) and bm25s measured side by side in this
   process on identical tokens (the smallrag tokenizer applied to the indexed chunk texts).
+- XQuAD-en: the 240 paragraphs, queried with the questions of the articles held out of the
+  reranker's training (the other articles' questions train it).
 - HaluEval-QA as open-book retrieval: every unique `knowledge` passage is a document, the
   evaluation-only records (q8000..q9999) are the queries, each with its own passage as the
   one relevant document.
@@ -389,6 +391,29 @@ def halueval(data: Path, tmp: Path, encoder, repeats: int, limit: int | None,
         f"{pre_qps / figures['halueval.bm25s_numba.qps']:.2f}x numba")
 
 
+def xquad(data: Path, tmp: Path, encoder, repeats: int, rerank: RerankSetup | None = None) -> None:
+    """XQuAD-en: all 240 paragraphs indexed; the queries are the questions of the articles the
+    shipped reranker never trained on (benchmarks/train_defaults.py xquad_held_out)."""
+    from smallrag.eval.qa import load_squad
+    from train_defaults import xquad_held_out
+
+    say("== XQuAD-en (questions of the articles held out of reranker training) ==")
+    ds = load_squad(data / "qa" / "xquad.en.json")
+    held = xquad_held_out([d.title for d in ds.documents])
+    held_docs = {d.id for d in ds.documents if d.title in held}
+    examples = [e for e in ds.examples if e.doc_id in held_docs]
+    qids = [e.id for e in examples]
+    texts = [e.question for e in examples]
+    qrels = {e.id: {e.doc_id: 1} for e in examples}
+    out = tmp / "xquad"
+    build_index(ds.documents, out, IndexConfig(chunking=WHOLE_DOCS), encoder=encoder, progress=False)
+    say(f"  {len(ds.documents)} paragraphs indexed, {len(qids)} queries from {len(held)} held-out articles")
+    figures.update({"xquad.documents": len(ds.documents), "xquad.queries": len(qids)})
+    hits_by_mode = smallrag_modes("xquad", Index.open(out), encoder, qids, texts, qrels, repeats)
+    if rerank is not None:
+        rerank_rows("xquad", rerank.reranker, qids, texts, qrels, hits_by_mode, rerank.fetch_k, rerank.limit)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
@@ -444,10 +469,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     total = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="smallrag-bench-") as tmp:
         cranfield(args.data, Path(tmp), encoder, args.repeats, rerank)
+        xquad(args.data, Path(tmp), encoder, args.repeats, rerank)
         if not args.skip_halueval:
             halueval(args.data, Path(tmp), encoder, args.repeats, args.limit_halueval, rerank)
     if rerank is not None:
-        rerank_verdict(["cranfield"] + ([] if args.skip_halueval else ["halueval"]))
+        rerank_verdict(["cranfield", "xquad"] + ([] if args.skip_halueval else ["halueval"]))
     figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
     figures["seconds_total"] = round(time.perf_counter() - total, 1)
     say(f"peak RSS {figures['peak_rss_mb']:.0f} MB; {figures['seconds_total']:.0f} s")

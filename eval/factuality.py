@@ -126,7 +126,7 @@ class FactualityGrader(UsesNLIModel):
             if question is not None and not isinstance(question, str):
                 raise SmallragError(f"question {i} must be a string or None, got {type(question).__name__}")
             blocks = _blocks(context, i)
-            claims = split_claims(answer)
+            claims = split_claims(answer, atomic=False)  # graded per sentence, as the metric is defined
             if not claims:
                 raise SmallragError(f"answer {i} has no sentence to grade (no words besides citations): "
                                     f"{answer!r:.80}")

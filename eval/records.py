@@ -60,7 +60,7 @@ def _citation_scores(example: EvalExample, answer, nli: Any) -> tuple[float | No
 
         hits = answer.hits
         claims = [(c.text, [hits[n - 1].chunk.text for n in c.citations if 1 <= n <= len(hits)])
-                  for c in split_claims(answer.text)]
+                  for c in split_claims(answer.text, atomic=False)]  # ALCE scores sentences
         score = citation_scores_by_nli(claims, nli)
     elif example.answers:
         score = citation_scores_by_answer([c.text for c in answer.citations], example.answers)

@@ -21,7 +21,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from smallrag.attribution import attach_evidence, nli_model_of
+from smallrag.attribution import (DEFAULT_MAX_CITATIONS, attach_evidence, check_citations_mode, cite_from_evidence,
+                                  nli_model_of)
 from smallrag.conversation import check_history, parse_rewrite, rewrite_messages
 from smallrag.core.checks import check_int
 from smallrag.core.cancel import check as check_cancelled, holding
@@ -31,7 +32,7 @@ from smallrag.core.protocols import Filters, Generator, Message, Reranker, Retri
 from smallrag.core.types import Answer, Attempt, Citation, Hit, Verification
 from smallrag.policy import abstention, check_policy, is_unsupported, rank
 from smallrag.prompt import INSTRUCTIONS, NO_ANSWER, SYSTEM_PROMPT, BuiltPrompt, approx_tokens, build_prompt, parse_citations
-from smallrag.verifiers.factory import make_verifier
+from smallrag.verifiers.factory import default_verifier, make_verifier
 
 logger = logging.getLogger(__name__)
 
@@ -79,15 +80,21 @@ class RAG:
     retrieved first and the reranker keeps the best `k`. The context budget is the generator's
     context window minus the answer's `max_tokens`, the instructions and the question, capped
     by `context_tokens` when given. The generator is called under a lock: local backends are
-    not thread-safe, so concurrent `aask` calls queue for it while their retrieval overlaps."""
+    not thread-safe, so concurrent `aask` calls queue for it while their retrieval overlaps.
+
+    With a verifier, `citations="evidence"` (default) makes every claim cite the blocks that
+    support it, at most `max_citations`, best first (smallrag.attribution); the generator's
+    text stays in `Answer.raw_text`. `citations="generator"` keeps the generator's markers.
+    Without a verifier the generator's citations are all there is."""
 
     def __init__(self, retriever: Retriever, generator: Generator, *, reranker: Reranker | None = None,
                  verifier: Verifier | None = None, k: int = 5, fetch_k: int | None = None,
                  context_tokens: int | None = None, max_tokens: int = 256, temperature: float = 0.0,
                  seed: int | None = None, system_prompt: str = SYSTEM_PROMPT, instructions: str = INSTRUCTIONS,
                  progress: bool = True, on_unsupported: str = "annotate", escalate_to: Generator | None = None,
-                 min_confidence: float | None = None, abstain_after_escalation: bool = False) -> None:
-        for label, value in (("k", k), ("max_tokens", max_tokens)):
+                 min_confidence: float | None = None, abstain_after_escalation: bool = False,
+                 citations: str = "evidence", max_citations: int = DEFAULT_MAX_CITATIONS) -> None:
+        for label, value in (("k", k), ("max_tokens", max_tokens), ("max_citations", max_citations)):
             check_int(label, value, minimum=1, expected="a positive integer")
         check_int("fetch_k", fetch_k, minimum=k, optional=True, expected=f"an integer >= k ({k})")
         check_int("context_tokens", context_tokens, minimum=1, optional=True, expected="a positive integer")
@@ -116,13 +123,15 @@ class RAG:
         self.escalate_to = escalate_to
         self.min_confidence = min_confidence
         self.abstain_after_escalation = abstain_after_escalation
+        self.citations = check_citations_mode(citations)
+        self.max_citations = max_citations
         self._generator_lock = threading.Lock()
         self._escalate_lock = threading.Lock()
 
     @classmethod
     def from_index(cls, path: str | Path, *, mode: str | None = None, generator: Generator | str | None = None,
                    generator_options: dict[str, Any] | None = None, encoder=None,
-                   verifier: Verifier | str | None = None, verifier_model: str | Path | None = None,
+                   verifier: Verifier | str | None = "auto", verifier_model: str | Path | None = None,
                    judge: Generator | str | None = None, escalate_to: Generator | str | None = None,
                    escalate_options: dict[str, Any] | None = None, **options: Any) -> "RAG":
         """The default stack over an index folder: `mode` retrieval (hybrid when the index has
@@ -130,11 +139,14 @@ class RAG:
         'openai:MODEL@URL', or None for the packaged default). `verifier` is None, 'nli' (the
         shipped NLI model, or the folder `verifier_model`), 'cascade' (that model, then an LLM
         judge on `judge`, a Generator or a spec, default the local Qwen-1.5B, for unsure claims;
-        see smallrag.verifiers.factory) or a Verifier; `escalate_to` a Generator or a spec, built
-        with `escalate_options`."""
+        see smallrag.verifiers.factory) or a Verifier; the default "auto" is 'nli' when the
+        shipped NLI model (or `verifier_model`) is there, so answers are verified by default.
+        `escalate_to` is a Generator or a spec, built with `escalate_options`."""
         from smallrag.generators.factory import make_generator
         from smallrag.retrievers.factory import open_retriever
 
+        if verifier == "auto":
+            verifier = default_verifier(verifier_model)
         # Option mistakes surface before anything is opened.
         check_policy(options.get("on_unsupported", "annotate"), has_verifier=verifier is not None,
                      escalate_to=escalate_to, min_confidence=options.get("min_confidence"),
@@ -236,6 +248,13 @@ class RAG:
     def _checkable(self, answer: Answer) -> bool:
         return self.verifier is not None and not answer.no_answer and _has_claim(answer.text)
 
+    def _judged(self, answer: Answer, verification: Verification | None) -> Answer:
+        """`answer` with its verification and, in "evidence" mode, citations from the evidence."""
+        answer = replace(answer, verification=verification)
+        if verification is None or self.citations != "evidence":
+            return answer
+        return cite_from_evidence(answer, self.max_citations)
+
     def _unsupported(self, answer: Answer, verification: Verification | None) -> bool:
         return is_unsupported(answer, verification, self.min_confidence)
 
@@ -288,7 +307,7 @@ class RAG:
         out: list[Answer | None] = []
         escalations: list[int] = []
         for i, (draft, (verification, verify_seconds)) in enumerate(zip(drafts, checks)):
-            answer = replace(draft.answer, verification=verification)
+            answer = self._judged(draft.answer, verification)
             if verification is not None:
                 draft.timings["verify"] = verify_seconds
             if self.verifier is not None and self._unsupported(answer, verification):
@@ -335,7 +354,7 @@ class RAG:
             timings["escalate"] = seconds2
             timings["verify"] = verify1 + verify2
             timings["total"] = draft.elapsed + verify1 + seconds2 + verify2
-            kept = replace(kept, verification=verification, escalated=True, attempts=attempts, timings=timings)
+            kept = replace(self._judged(kept, verification), escalated=True, attempts=attempts, timings=timings)
             if self.abstain_after_escalation and self._unsupported(kept, verification):
                 kept = abstention(kept, verification, attempts, escalated=True)
             out[i] = kept

@@ -30,7 +30,7 @@ from typing import Any
 from smallrag.core.checks import check_number
 from smallrag.core.errors import SmallragError
 from smallrag.core.protocols import Evidence, Verifier
-from smallrag.core.types import Claim, Verdict, Verification
+from smallrag.core.types import LABEL_STRENGTH, Claim, Verdict, Verification
 from smallrag.verifiers.base import BaseVerifier
 from smallrag.verifiers.calibration import Calibration
 from smallrag.verifiers.nli_verifier import summarize
@@ -106,10 +106,12 @@ class CascadeVerifier(BaseVerifier):
             verdicts = []
             for claim in claims:
                 found = self.second.verify(_claim_answer(claim), evidence, question=question).verdicts
-                if len(found) != 1:
-                    raise SmallragError(f"the second verifier {self.second.name} split the claim {claim.text!r:.80} "
-                                        f"into {len(found)} claims; give it a verify_claims() method")
-                verdicts.append(dataclasses.replace(found[0], claim=claim))
+                if not found:
+                    raise SmallragError(f"the second verifier {self.second.name} found no claim in {claim.text!r:.80}; "
+                                        "give it a verify_claims() method")
+                # A verifier that splits the claim again into atomic parts: the weakest part stands.
+                weakest = min(found, key=lambda v: (LABEL_STRENGTH.get(v.label, 0), v.p_entail_all))
+                verdicts.append(dataclasses.replace(weakest, claim=claim))
         if len(verdicts) != len(claims):
             raise SmallragError(f"the second verifier {self.second.name} returned {len(verdicts)} verdicts "
                                 f"for {len(claims)} claims")

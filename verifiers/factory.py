@@ -16,6 +16,16 @@ from smallrag.core.protocols import Generator, Verifier
 VERIFIER_NAMES = ("nli", "cascade")
 
 
+def default_verifier(model: str | Path | None = None) -> str | None:
+    """'nli' when an NLI model is given or the shipped one is installed, else None: verify by
+    default wherever it is possible."""
+    if model is not None:
+        return "nli"
+    from smallrag.core.defaults import DEFAULT_NLI, MODELS_DIR
+
+    return "nli" if (MODELS_DIR / DEFAULT_NLI / "config.json").is_file() else None
+
+
 def make_verifier(spec: Any, model: str | Path | None = None, judge: Generator | None = None) -> Verifier | None:
     """A verifier for `spec`: None, a Verifier object, 'nli' (the NLI `model` folder, default the
     shipped one) or 'cascade' (that NLI verifier, then an LLM judge on the Generator `judge` for

@@ -41,7 +41,7 @@ from smallrag.core.types import Claim, Verdict
 from smallrag.verifiers.calibration import Calibration
 from smallrag.verifiers.claims import claim_hypothesis
 from smallrag.verifiers.nli import check_pairs, window_spans
-from smallrag.verifiers.nli_verifier import NLIVerifier, evidence_texts
+from smallrag.verifiers.nli_verifier import NLIVerifier, evidence_blocks, evidence_texts
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ class LLMJudgeVerifier(NLIVerifier):
                       question: str | None = None) -> list[Verdict]:
         """Verdicts for given claims (as split from an answer) against `evidence`."""
         claims = list(claims)
-        blocks = evidence_texts(evidence)
+        blocks = evidence_blocks(evidence)
         if not blocks:
             raise SmallragError("no evidence blocks; pass the retrieved texts to verify against")
         for i, claim in enumerate(claims):
@@ -262,7 +262,8 @@ class LLMJudgeVerifier(NLIVerifier):
                 raise SmallragError(f"claim {i} is a {type(claim).__name__}; pass Claim objects "
                                     "(smallrag.verifiers.claims.split_claims makes them)")
         context = question if self.contextualize else None
-        pairs = [(b, claim_hypothesis(c.text, context)) for c in claims for b in blocks]
+        pairs = [(text, claim_hypothesis(c.text, context)) for c in claims for text, _ in blocks]
         probs = self.judge_pairs(pairs)
         n = len(blocks)
-        return [self._verdict(c, probs[i * n:(i + 1) * n]) for i, c in enumerate(claims)]
+        # The judge says which blocks support a claim, not where in them: whole-block evidence.
+        return [self._verdict(c, probs[i * n:(i + 1) * n], blocks, None) for i, c in enumerate(claims)]

@@ -82,15 +82,15 @@ class HFNLIModel(LocalModel):
 
     Loads on first use. `max_length` caps the pair length in tokens (default: the length the
     model was trained with, from its card, else its position limit, at most 512). With
-    `granularity="sentence"` (default) the premise is judged sentence by sentence and by adjacent
-    pairs of sentences (SummaC-ZS): measured here, the shipped model reads a true claim as
+    `granularity="sentence"` (default) the premise is judged sentence by sentence and by runs of
+    up to `max_sentences` adjacent sentences (SummaC-ZS): measured here, the shipped model reads a true claim as
     contradicted once a few unrelated sentences surround its evidence sentence. With "window" the
     premise is judged whole. Either way a unit that does not fit with the hypothesis is cut into
     token windows sharing `overlap` tokens."""
 
     def __init__(self, model: str | Path, *, max_length: int | None = None, overlap: int = 32,
-                 granularity: str = "sentence", device: str = "cpu", name: str | None = None,
-                 progress: bool = False) -> None:
+                 granularity: str = "sentence", max_sentences: int = 2, device: str = "cpu",
+                 name: str | None = None, progress: bool = False) -> None:
         path = Path(model).expanduser()
         if not (path / "config.json").is_file():
             raise SmallragError(f"NLI model folder {str(model)!r} has no config.json; pass the folder of a "
@@ -100,8 +100,10 @@ class HFNLIModel(LocalModel):
         if granularity not in ("sentence", "window"):
             raise SmallragError(f"granularity must be 'sentence' or 'window', got {granularity!r}")
         check_int("overlap", overlap, minimum=0, expected=">= 0 tokens")
+        check_int("max_sentences", max_sentences, minimum=1, maximum=3, expected="1, 2 or 3 sentences")
         super().__init__(path, name=name, device=device)
         self.granularity = granularity
+        self.max_sentences = max_sentences
         self.overlap = overlap
         self.progress = progress
         self._max_length = max_length
@@ -141,61 +143,71 @@ class HFNLIModel(LocalModel):
         _model, tokenizer = self.loaded()
         return self._room(hypothesis, tokenizer)[1] >= MIN_PREMISE_TOKENS
 
-    def _windows(self, premise: str, hypothesis: str, tokenizer, cache: dict) -> list[str]:
+    def _windows(self, premise: str, hypothesis: str, tokenizer, cache: dict) -> list[tuple[int, int]]:
+        """The premise's windows for this hypothesis, as character spans of the premise."""
         n_hyp, room = self._room(hypothesis, tokenizer)
         if room < MIN_PREMISE_TOKENS:
             raise SmallragError(
                 f"the hypothesis is {n_hyp} tokens, which leaves {room} for evidence in the model's "
                 f"{self._max_length}-token window; split it into shorter claims: {hypothesis[:80]!r}")
-        units = self._units(premise, cache) if self.granularity == "sentence" else [premise]
-        windows: list[str] = []
-        for unit in units:
+        units = self._units(premise, cache) if self.granularity == "sentence" else [(0, len(premise))]
+        windows: list[tuple[int, int]] = []
+        for start, end in units:
+            unit = premise[start:end]
             if unit not in cache:
                 cache[unit] = tokenizer(unit, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
             offsets = cache[unit]
             if len(offsets) <= room:
-                windows.append(unit)
+                windows.append((start, end))
                 continue
             stride = max(1, room - min(self.overlap, room // 2))
-            windows.extend(unit[offsets[s][0]:offsets[e - 1][1]] for s, e in window_spans(len(offsets), room, stride))
+            windows.extend((start + offsets[a][0], start + offsets[b - 1][1])
+                           for a, b in window_spans(len(offsets), room, stride))
         return list(dict.fromkeys(windows))
 
-    @staticmethod
-    def _units(premise: str, cache: dict) -> list[str]:
-        """Sentences and adjacent sentence pairs (SummaC's granularity), so a fact is judged
-        without unrelated sentences around it; a pair keeps facts that span two sentences."""
+    def _units(self, premise: str, cache: dict) -> list[tuple[int, int]]:
+        """Sentences and runs of up to `max_sentences` adjacent sentences (SummaC's granularity),
+        so a fact is judged without unrelated sentences around it; a run keeps facts that span
+        sentences. Character spans of the premise."""
         key = ("units", premise)
         if key not in cache:
             from smallrag.core.chunking import sentence_spans
-
             spans = sentence_spans(premise)
-            units = [premise[s:e] for s, e in spans]
-            units += [premise[a[0]:b[1]] for a, b in zip(spans, spans[1:])]
-            cache[key] = units if units else [premise]
+            units = [(spans[i][0], spans[i + size - 1][1]) for size in range(1, self.max_sentences + 1)
+                     for i in range(len(spans) - size + 1)]
+            cache[key] = units if units else [(0, len(premise))]
         return cache[key]
 
     def predict(self, pairs: Sequence[tuple[str, str]], *, batch_size: int = 32,
                 progress: bool | None = None) -> np.ndarray:
         """P(entailment, neutral, contradiction) per (premise, hypothesis), shape (n, 3)."""
+        return self.predict_spans(pairs, batch_size=batch_size, progress=progress)[0]
+
+    def predict_spans(self, pairs: Sequence[tuple[str, str]], *, batch_size: int = 32,
+                      progress: bool | None = None) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """`predict`'s probabilities and, per pair, the character span (start, end) of the premise
+        window that entails the hypothesis most: where the evidence stands, from the same pass."""
         pairs = check_pairs(pairs)
         check_int("batch_size", batch_size, minimum=1, expected="a positive integer")
         if not pairs:
-            return np.zeros((0, 3), dtype=np.float32)
+            return np.zeros((0, 3), dtype=np.float32), []
         model, tokenizer = self.loaded()
         cache: dict = {}
-        rows: list[tuple[int, str, str]] = []  # (pair index, premise window, hypothesis)
+        rows: list[tuple[int, tuple[int, int], str]] = []  # (pair index, premise window span, hypothesis)
         for i, (premise, hypothesis) in enumerate(pairs):
             rows.extend((i, w, hypothesis) for w in self._windows(premise, hypothesis, tokenizer, cache))
-        probs = self._forward([(w, h) for _, w, h in rows], batch_size, model, tokenizer,
+        probs = self._forward([(pairs[i][0][a:b], h) for i, (a, b), h in rows], batch_size, model, tokenizer,
                               progress if progress is not None else self.progress)
         out = np.zeros((len(pairs), 3), dtype=np.float32)
+        spans: list[tuple[int, int]] = [(0, len(p)) for p, _ in pairs]
         best = np.full(len(pairs), -1.0)
-        for (i, _, _), p in zip(rows, probs):
+        for (i, span, _), p in zip(rows, probs):
             if p[0] > best[i]:  # entailment and neutral from the most entailing window
                 best[i] = p[0]
                 out[i, 0], out[i, 1] = p[0], p[1]
+                spans[i] = span
             out[i, 2] = max(out[i, 2], p[2])
-        return out
+        return out, spans
 
     def _forward(self, pairs: list[tuple[str, str]], batch_size: int, model, tokenizer, progress: bool) -> np.ndarray:
         import torch

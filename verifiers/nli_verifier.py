@@ -3,8 +3,10 @@
 Per claim: entailment and contradiction against the blocks it cites, and against all blocks.
 The label is judged on all the evidence (is the statement backed by what was retrieved?);
 citation problems are flags. A claim is
-- supported when, in the block (and window) that entails it most, entailment is the most
-  likely class;
+- supported when some block supports it: in that block's most entailing window (a sentence or
+  a run of adjacent sentences), entailment is the most likely class. Every supporting block,
+  best first, becomes an EvidenceSpan of the verdict (the window's characters), from the same
+  NLI pass, so evidence-backed citations cost no second pass;
 - contradicted otherwise, when the blocks it cites (all blocks, if it cites none) contradict it
   with probability >= `contradiction_threshold`;
 - unsupported otherwise.
@@ -29,7 +31,7 @@ from smallrag.core.checks import check_number
 from smallrag.core.errors import SmallragError
 from smallrag.core.protocols import Evidence, NLIModel
 from smallrag.core.types import (CONTRADICTED, FLAG_CITATION_NOT_SUPPORTING, FLAG_CONTRADICTS_EVIDENCE,
-                       FLAG_INVALID_CITATION, FLAG_UNCITED, SUPPORTED, UNSUPPORTED, Chunk, Claim, Hit,
+                       FLAG_INVALID_CITATION, FLAG_UNCITED, SUPPORTED, UNSUPPORTED, Chunk, Claim, EvidenceSpan, Hit,
                        Verdict, Verification)
 from smallrag.verifiers.base import BaseVerifier
 from smallrag.verifiers.calibration import CALIBRATION_FILE, Calibration
@@ -43,21 +45,31 @@ _AUTO = "auto"
 
 def evidence_texts(evidence: Evidence) -> list[str]:
     """Block texts in order (block n is item n-1) from strings, chunks or hits."""
+    return [text for text, _ in evidence_blocks(evidence)]
+
+
+def evidence_blocks(evidence: Evidence) -> list[tuple[str, Chunk | None]]:
+    """(text, chunk or None for a plain string) per block, in order (block n is item n-1)."""
     if isinstance(evidence, (str, bytes)):
         raise SmallragError("evidence must be a list of blocks (strings, chunks or hits), got one string; "
                             "wrap it in a list")
-    texts = []
+    blocks: list[tuple[str, Chunk | None]] = []
     for i, item in enumerate(evidence):
         if isinstance(item, Hit):
-            text = item.chunk.text
+            blocks.append((item.chunk.text, item.chunk))
         elif isinstance(item, Chunk):
-            text = item.text
+            blocks.append((item.text, item))
         elif isinstance(item, str):
-            text = item
+            blocks.append((item, None))
         else:
             raise SmallragError(f"evidence block {i + 1} is a {type(item).__name__}; pass strings, chunks or hits")
-        texts.append(text)
-    return texts
+    return blocks
+
+
+def supports(p_entail: float, p_neutral: float) -> bool:
+    """Whether entailment is the most likely class in a window (its contradiction is what the
+    window's probabilities leave: 1 - entail - neutral)."""
+    return p_entail >= p_neutral and p_entail >= 1.0 - p_entail - p_neutral
 
 
 def label_claim(p_entail_best: float, p_neutral_best: float, p_contradict_ref: float,
@@ -67,7 +79,7 @@ def label_claim(p_entail_best: float, p_neutral_best: float, p_contradict_ref: f
     the reference blocks contradict with at least the threshold; else unsupported. The best
     window's own contradiction is used for "supported", not the maximum over windows, because
     an unrelated window of a long block tends to "contradict" any claim."""
-    if p_entail_best >= p_neutral_best and p_entail_best >= 1.0 - p_entail_best - p_neutral_best:
+    if supports(p_entail_best, p_neutral_best):
         return SUPPORTED
     if p_contradict_ref >= contradiction_threshold:
         return CONTRADICTED
@@ -134,7 +146,7 @@ class NLIVerifier(UsesNLIModel, BaseVerifier):
                   for i, (a, q) in enumerate(zip(answers, questions))]
         claims = [c for c, _ in fitted]
         read_with = [q for _, q in fitted]
-        blocks = [evidence_texts(e) for e in evidences]
+        blocks = [evidence_blocks(e) for e in evidences]
         for i, b in enumerate(blocks):
             if not b:
                 raise SmallragError(f"answer {i} has no evidence blocks; pass the retrieved texts to verify against")
@@ -142,8 +154,13 @@ class NLIVerifier(UsesNLIModel, BaseVerifier):
         for cs, bs, q in zip(claims, blocks, read_with):
             for c in cs:
                 hypothesis = claim_hypothesis(c.text, q)
-                pairs.extend((b, hypothesis) for b in bs)
-        probs = self.model.predict(pairs, batch_size=self.batch_size, progress=self.progress)
+                pairs.extend((text, hypothesis) for text, _ in bs)
+        with_spans = getattr(self.model, "predict_spans", None)
+        if callable(with_spans):  # one pass gives the scores and where in each block the evidence stands
+            probs, spans = with_spans(pairs, batch_size=self.batch_size, progress=self.progress)
+        else:
+            probs = self.model.predict(pairs, batch_size=self.batch_size, progress=self.progress)
+            spans = None
         elapsed = time.perf_counter() - started
         out = []
         row = 0
@@ -151,7 +168,8 @@ class NLIVerifier(UsesNLIModel, BaseVerifier):
         for cs, bs in zip(claims, blocks):
             verdicts = []
             for c in cs:
-                verdicts.append(self._verdict(c, probs[row:row + len(bs)]))
+                block_spans = spans[row:row + len(bs)] if spans is not None else None
+                verdicts.append(self._verdict(c, probs[row:row + len(bs)], bs, block_spans))
                 row += len(bs)
             raw = min(v.p_entail_all for v in verdicts)
             share = elapsed * len(cs) / total_claims
@@ -167,11 +185,16 @@ class NLIVerifier(UsesNLIModel, BaseVerifier):
             raise SmallragError(f"answer {i} has no claim to verify (no words besides citations): {answer!r:.80}")
         return claims
 
-    def _verdict(self, claim: Claim, probs: np.ndarray) -> Verdict:
+    def _verdict(self, claim: Claim, probs: np.ndarray, blocks: Sequence[tuple[str, Chunk | None]],
+                 spans: Sequence[tuple[int, int]] | None) -> Verdict:
         n_blocks = len(probs)
         cited = [n for n in claim.citations if 1 <= n <= n_blocks]
-        best = int(np.argmax(probs[:, 0]))
-        e_all, n_best = float(probs[best, 0]), float(probs[best, 1])
+        # Blocks that support the claim, best first (ties: the earlier block).
+        supporting = sorted((i for i in range(n_blocks) if supports(float(probs[i, 0]), float(probs[i, 1]))),
+                            key=lambda i: (-round(float(probs[i, 0]), 6), i))
+        best = supporting[0] if supporting else int(np.argmax(probs[:, 0]))
+        e_best, n_best = float(probs[best, 0]), float(probs[best, 1])
+        e_all = float(probs[:, 0].max())
         c_all = float(probs[:, 2].max())
         if cited:
             rows = probs[[n - 1 for n in cited]]
@@ -179,15 +202,26 @@ class NLIVerifier(UsesNLIModel, BaseVerifier):
         else:
             e_cited = c_cited = math.nan
         c_ref = c_cited if cited else c_all
-        label = label_claim(e_all, n_best, c_ref, self.contradiction_threshold)
+        label = label_claim(e_best, n_best, c_ref, self.contradiction_threshold)
         flags = []
         if not claim.citations:
             flags.append(FLAG_UNCITED)
         if len(cited) < len(claim.citations):
             flags.append(FLAG_INVALID_CITATION)
-        if cited and not any(p[0] >= p[1] and p[0] >= p[2] for p in probs[[n - 1 for n in cited]]):
+        if cited and not any(n - 1 in supporting for n in cited):
             flags.append(FLAG_CITATION_NOT_SUPPORTING)
         if label == CONTRADICTED:
             flags.append(FLAG_CONTRADICTS_EVIDENCE)
+        evidence = tuple(_span(i + 1, blocks[i], spans[i] if spans is not None else None, float(probs[i, 0]))
+                         for i in supporting) if label == SUPPORTED else ()
         return Verdict(claim=claim, label=label, p_entail=e_cited, p_contradict=c_cited, p_entail_all=e_all,
-                       p_contradict_all=c_all, best_block=best + 1, flags=tuple(flags), verifier=self.name)
+                       p_contradict_all=c_all, best_block=best + 1, flags=tuple(flags), verifier=self.name,
+                       evidence=evidence)
+
+
+def _span(n: int, block: tuple[str, Chunk | None], span: tuple[int, int] | None, p_entail: float) -> EvidenceSpan:
+    """Block n's evidence for a claim: the window that entailed it (the whole block without spans)."""
+    text, chunk = block
+    start, end = span if span is not None else (0, len(text))
+    return EvidenceSpan(n, chunk.doc_id if chunk is not None else None, chunk.id if chunk is not None else None,
+                        start, end, text[start:end], p_entail)

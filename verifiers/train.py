@@ -230,6 +230,11 @@ def nli_metrics(logits: np.ndarray, gold: Sequence[str], id2label: Mapping[int, 
             "per_class_accuracy": per_class, "confusion": confusion}
 
 
+def _selection_score(task: str, metrics: Mapping[str, Any]) -> float:
+    value = metrics.get("accuracy") if task == "nli" else metrics.get("auroc")
+    return float(value) if value is not None else float("-inf")
+
+
 def _none_if_nan(value: float) -> float | None:
     return None if math.isnan(value) else value  # JSON has no NaN: a card says null
 
@@ -285,6 +290,7 @@ def train_cross_encoder(
     progress: bool = True,
     on_epoch: Callable[[Mapping[str, Any]], None] | None = None,
     command: Sequence[str] | None = None,
+    keep_best: bool = False,
 ) -> TrainResult:
     """Fine-tune a cross-encoder for `task` ("nli" or "reranker") and write it to `out`.
 
@@ -292,9 +298,13 @@ def train_cross_encoder(
     a fresh classification head is initialised from `seed`. Training stops after `epochs`, after
     `max_steps` optimizer steps, or once `max_minutes` have passed (the running step finishes,
     then the model is evaluated and saved). `eval_file` is scored after every epoch;
-    `on_epoch` receives each epoch's metrics. `command` is recorded in the card."""
+    `on_epoch` receives each epoch's metrics. `command` is recorded in the card. With `keep_best`
+    the saved weights are those of the epoch that scored best on `eval_file` (accuracy for nli,
+    AUROC for reranker), so the checkpoint is chosen on a held-out slice of the training data."""
     if task not in TASKS:
         raise SmallragError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    if keep_best and eval_file is None:
+        raise SmallragError("keep_best needs an eval_file to choose the epoch on; pass --eval FILE.jsonl")
     check_int("epochs", epochs, minimum=1)
     check_number("max_minutes", max_minutes, minimum=0.0, optional=True)
     check_int("seed", seed, minimum=0)
@@ -347,6 +357,7 @@ def train_cross_encoder(
         trained_pairs = 0
         train_seconds = 0.0
         stopped_by = "epochs"
+        best: tuple[float, int, dict[str, Any]] | None = None  # (score, epoch, weights copy)
         from smallrag.core.progress import progress_bar
 
         bar = progress_bar(planned, f"train {task}", "step", progress)
@@ -388,6 +399,10 @@ def train_cross_encoder(
                     entry["eval"] = (nli_metrics(scores, evaluation.labels, id2label) if task == "nli"
                                      else reranker_metrics(scores, evaluation.labels, evaluation.first))
                 history.append(entry)
+                if keep_best:
+                    score = _selection_score(task, entry["eval"])
+                    if best is None or score > best[0]:
+                        best = (score, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
                 logger.info("epoch %d: %s", epoch, _summary(entry))
                 if on_epoch is not None:
                     on_epoch(entry)
@@ -398,6 +413,11 @@ def train_cross_encoder(
                     break
         finally:
             bar.close()
+        chosen_epoch = len(history)
+        if best is not None:
+            chosen_epoch = best[1]
+            model.load_state_dict(best[2])
+            logger.info("keeping epoch %d of %d (best on the eval file)", chosen_epoch, len(history))
 
     seconds = time.monotonic() - started
     card = {
@@ -409,6 +429,8 @@ def train_cross_encoder(
         "seed": seed,
         "epochs_requested": epochs,
         "epochs_run": len(history),
+        "epoch_kept": chosen_epoch,
+        "selection": "best eval epoch" if keep_best else "last epoch",
         "steps": step,
         "stopped_by": stopped_by,
         "hyperparameters": {"batch_size": batch_size, "learning_rate": learning_rate, "max_length": max_length,

@@ -118,7 +118,7 @@ def selfcheck_nli(main_answer: str, samples: Sequence[str], nli: NLIModel) -> fl
     if not isinstance(main_answer, str):
         raise SmallragError(f"main_answer must be a string, got {type(main_answer).__name__}")
     samples = _check_texts(samples, "samples")
-    sentences = [c.text for c in split_claims(main_answer)]
+    sentences = [c.text for c in split_claims(main_answer, atomic=False)]  # SelfCheckGPT scores sentences
     if not sentences:
         raise SmallragError(f"the main answer has no sentence to check: {main_answer!r:.80}")
     premises = [strip_citations(s) for s in samples]

@@ -62,11 +62,9 @@ def verifier_choice(args: argparse.Namespace) -> str | None:
         return None
     if args.verify is not None:
         return args.verify
-    if args.nli_model is not None:
-        return "nli"
-    from smallrag.core.defaults import DEFAULT_NLI, MODELS_DIR
+    from smallrag.verifiers.factory import default_verifier
 
-    return "nli" if (MODELS_DIR / DEFAULT_NLI / "config.json").is_file() else None
+    return default_verifier(args.nli_model)
 
 
 def check_policy_options(args: argparse.Namespace, verifier: str | None) -> None:
@@ -99,7 +97,8 @@ def answer_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
         generator_options["n_ctx"] = args.n_ctx
     options: dict[str, Any] = {"k": args.k, "max_tokens": args.max_tokens, "temperature": args.temperature,
                                "verifier": verifier, "verifier_model": args.nli_model,
-                               "on_unsupported": args.on_unsupported, "min_confidence": args.min_confidence}
+                               "on_unsupported": args.on_unsupported, "min_confidence": args.min_confidence,
+                               "citations": args.citations}
     if args.escalate_to is not None:
         options["escalate_to"] = args.escalate_to
         # --n-ctx is a llama.cpp option: it reaches the escalation generator only when that is local too.
@@ -184,8 +183,14 @@ def print_verification(answer) -> None:
           f"{marks[UNSUPPORTED]} unsupported):")
     for verdict in answer.verdicts:
         cites = " ".join(f"[{n}]" for n in verdict.claim.citations) if verdict.claim.citations else "(uncited)"
+        # With evidence citations the cited blocks are the supporting ones: show their evidence's score.
+        backing = [span.p_entail for span in verdict.evidence if span.n in verdict.claim.citations]
         line = (f"  {marks.get(verdict.label, '?')} {verdict.claim.text}  {cites}  "
-                f"p_entail {_probability_text(verdict.p_entail)}")
+                f"p_entail {_probability_text(max(backing) if backing else verdict.p_entail)}")
+        changes = [f"{what} {' '.join(f'[{n}]' for n in numbers)}" for what, numbers in
+                   (("dropped", verdict.dropped_citations), ("added", verdict.added_citations)) if numbers]
+        if changes:
+            line += f"  (citations {', '.join(changes)})"
         if verdict.best_block is not None and verdict.best_block not in verdict.claim.citations:
             line += f" (best block [{verdict.best_block}]: {_probability_text(verdict.p_entail_all)})"
         problems = [_FLAG_TEXT[f] for f in verdict.flags if f in _FLAG_TEXT]
@@ -208,7 +213,8 @@ def print_policy(answer) -> None:
             print(f"Withheld answer: {withheld[-1].text}")
     if answer.escalated:
         print("\nAttempts:")
-        same = [i for i, a in enumerate(answer.attempts) if (a.generator, a.text) == (answer.generator, answer.text)]
+        text = answer.raw_text if answer.raw_text is not None else answer.text  # attempts keep the generator's text
+        same = [i for i, a in enumerate(answer.attempts) if (a.generator, a.text) == (answer.generator, text)]
         for i, attempt in enumerate(answer.attempts):
             kept = "  <- kept" if same and i == same[-1] else ""
             faithfulness = "n/a" if attempt.faithfulness is None else f"{attempt.faithfulness:.2f}"

@@ -124,6 +124,9 @@ def add_answer_options(parser: argparse.ArgumentParser, k_default: int) -> None:
                              "model is installed or --nli-model is given, else none)")
     parser.add_argument("--nli-model", metavar="DIR", default=None,
                         help="NLI model folder for --verify (default: the shipped nli-minilm-l6)")
+    parser.add_argument("--citations", choices=("evidence", "generator"), default="evidence",
+                        help="evidence (default with a verifier): each claim cites the blocks that support it; "
+                             "generator: keep the generator's own [n] markers")
     parser.add_argument("--on-unsupported", choices=("annotate", "abstain", "escalate"), default="annotate",
                         help="an answer with a claim not supported: annotate it (default), abstain (answer that "
                              "the documents do not answer), or escalate (re-ask --escalate-to, keep the "

@@ -29,6 +29,8 @@ def add_parsers(sub, parent: argparse.ArgumentParser) -> None:
     train.add_argument("--max-length", type=positive_int, default=None, metavar="N",
                        help="tokens per pair (default 128 for nli, 256 for reranker)")
     train.add_argument("--max-steps", type=positive_int, default=None, metavar="N", help="stop after N steps")
+    train.add_argument("--keep-best", action="store_true",
+                       help="save the epoch that scored best on --eval instead of the last one")
     train.add_argument("--json", action="store_true", help="print the model card as one JSON line at the end")
     train.set_defaults(handler=cmd_train)
 
@@ -42,6 +44,8 @@ def _command_line(args: argparse.Namespace) -> list[str]:
                         ("--max-length", args.max_length), ("--max-steps", args.max_steps)):
         if value is not None:
             command += [flag, str(value)]
+    if args.keep_best:
+        command.append("--keep-best")
     return command
 
 
@@ -58,7 +62,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.task, args.train_file, out=args.out, eval_file=args.eval_file, base=args.base, epochs=args.epochs,
         max_minutes=args.max_minutes, seed=args.seed, batch_size=args.batch_size,
         learning_rate=args.learning_rate, max_length=args.max_length, max_steps=args.max_steps,
-        progress=progress_enabled(args), on_epoch=on_epoch, command=_command_line(args))
+        progress=progress_enabled(args), on_epoch=on_epoch, command=_command_line(args),
+        keep_best=args.keep_best)
     if args.json:
         print_json(result.card)
         return 0

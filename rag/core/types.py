@@ -104,6 +104,7 @@ class Citation:
 SUPPORTED = "supported"
 CONTRADICTED = "contradicted"
 UNSUPPORTED = "unsupported"
+LABEL_STRENGTH = {CONTRADICTED: 0, UNSUPPORTED: 1, SUPPORTED: 2}  # a sentence is as strong as its weakest claim
 # Flags a verifier may raise on a claim.
 FLAG_UNCITED = "uncited"  # the claim cites no context block
 FLAG_CITATION_NOT_SUPPORTING = "citation_not_supporting"  # a cited block does not entail the claim
@@ -113,12 +114,15 @@ FLAG_INVALID_CITATION = "invalid_citation"  # the claim cites a block number tha
 
 @dataclass(frozen=True)
 class Claim:
-    """An atomic statement of an answer (one sentence) and the block numbers it cites."""
+    """An atomic statement of an answer and the block numbers it cites. A sentence that joins
+    several facts gives several claims; `sentence` numbers the answer's sentence each came from
+    (its parts share it), and start:end is the part's span in the answer text."""
 
     text: str
     citations: tuple[int, ...] = ()
     start: int = 0  # character offsets in the answer text
     end: int = 0
+    sentence: int = 0
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,10 @@ class Verdict:
     flags: tuple[str, ...] = ()
     verifier: str = ""
     evidence: tuple[EvidenceSpan, ...] = ()  # the spans that entail a supported claim, best first
+    # With evidence citations: the generator's citations this claim lost (their blocks do not
+    # support it) and the supporting blocks it gained; `claim.citations` is the result.
+    dropped_citations: tuple[int, ...] = ()
+    added_citations: tuple[int, ...] = ()
 
     @property
     def supported(self) -> bool:
@@ -179,6 +187,11 @@ class Verdict:
             "flags": list(self.flags),
             "verifier": self.verifier,
             "evidence": [e.to_json() for e in self.evidence],
+            "sentence": self.claim.sentence,
+            "start": self.claim.start,
+            "end": self.claim.end,
+            "dropped_citations": list(self.dropped_citations),
+            "added_citations": list(self.added_citations),
         }
 
 
@@ -202,6 +215,15 @@ class Verification:
     @property
     def supported(self) -> bool:
         return bool(self.verdicts) and all(v.supported for v in self.verdicts)
+
+    def sentence_labels(self) -> dict[int, str]:
+        """Each answer sentence's label: the weakest of its claims' (contradicted < unsupported < supported)."""
+        labels: dict[int, str] = {}
+        for verdict in self.verdicts:
+            seen = labels.get(verdict.claim.sentence)
+            if seen is None or LABEL_STRENGTH.get(verdict.label, 0) < LABEL_STRENGTH.get(seen, 0):
+                labels[verdict.claim.sentence] = verdict.label
+        return labels
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -263,6 +285,9 @@ class Answer:
     abstained: bool = False  # the policy withheld an unsupported answer
     escalated: bool = False  # the policy re-asked a larger generator
     attempts: tuple[Attempt, ...] = ()  # each generator call the policy made, in order
+    # The generator's own text when citations were re-derived from the evidence (`text` then
+    # carries the corrected [n] markers); None when `text` is the generator's.
+    raw_text: str | None = None
 
     @property
     def verdicts(self) -> tuple[Verdict, ...]:
@@ -296,4 +321,5 @@ class Answer:
             "abstained": self.abstained,
             "escalated": self.escalated,
             "attempts": [a.to_json() for a in self.attempts],
+            "raw_text": self.raw_text,
         }

@@ -268,7 +268,8 @@ def test_from_index_refuses_a_retriever_the_index_lacks(animal_bm25_index: Path)
 
 
 def test_from_index_builds_a_working_stack(index_dir: Path, fake_encoder):
-    rag = RAG.from_index(index_dir, generator=ScriptedGenerator("Cats purr [1]."), encoder=fake_encoder, k=2)
+    rag = RAG.from_index(index_dir, generator=ScriptedGenerator("Cats purr [1]."), encoder=fake_encoder, k=2,
+                         verifier=None)
     answer = rag.ask("Do cats purr?")
     assert answer.citations[0].doc_id == "cats"
 

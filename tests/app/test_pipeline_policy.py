@@ -256,21 +256,22 @@ def test_escalating_to_the_same_generator_or_an_old_style_verifier_is_refused(bm
 
 def test_from_index_checks_policy_options_before_opening_anything(tmp_path: Path):
     with pytest.raises(SmallragError, match="needs a verifier"):
-        RAG.from_index(tmp_path / "missing", generator=ScriptedGenerator("x"), on_unsupported="abstain")
+        RAG.from_index(tmp_path / "missing", generator=ScriptedGenerator("x"), verifier=None, on_unsupported="abstain")
     with pytest.raises(SmallragError, match="unknown verifier 'bogus'"):
         RAG.from_index(tmp_path / "missing", generator=ScriptedGenerator("x"), verifier="bogus")
     with pytest.raises(SmallragError, match="nor a local folder"):
         RAG.from_index(tmp_path / "missing", generator=ScriptedGenerator("x"), verifier="nli",
                        verifier_model=tmp_path / "no-model")
     with pytest.raises(SmallragError, match="no verifier is"):
-        RAG.from_index(tmp_path / "missing", generator=ScriptedGenerator("x"), verifier_model=tmp_path)
+        RAG.from_index(tmp_path / "missing", generator=ScriptedGenerator("x"), verifier=None, verifier_model=tmp_path)
     with pytest.raises(SmallragError, match="judge is only used by verifier='cascade'"):
         RAG.from_index(tmp_path / "missing", generator=ScriptedGenerator("x"), verifier="nli", judge="smollm2")
 
 
 def test_from_index_wires_an_nli_verifier_and_an_escalation_spec(index_dir: Path, tiny_nli_folder: Path):
     rag = RAG.from_index(index_dir, mode="bm25", generator=ScriptedGenerator(GOOD), verifier="nli",
-                         verifier_model=tiny_nli_folder, on_unsupported="escalate", escalate_to="smollm2", k=2)
+                         verifier_model=tiny_nli_folder, on_unsupported="escalate", escalate_to="smollm2", k=2,
+                         citations="generator")  # random weights: the generator's citations stay put
     assert rag.escalate_to.name == "llama.cpp:smollm2-135m-instruct-q4_1"  # built, not loaded
     rag.escalate_to = None  # a random-weight model judges at random: keep the smollm2 load out of this test
     rag.on_unsupported = "annotate"

@@ -115,7 +115,7 @@ def script() -> Script:
 
 @pytest.fixture(scope="module")
 def pipeline(index_dir: Path, script: Script) -> RAG:
-    return RAG.from_index(index_dir, generator=ScriptedGenerator(script), encoder=FakeEncoder(), k=2)
+    return RAG.from_index(index_dir, generator=ScriptedGenerator(script), encoder=FakeEncoder(), k=2, verifier=None)
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +128,8 @@ def server(pipeline: RAG) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def slow_server(index_dir: Path, script: Script) -> Iterator[LiveServer]:
-    slow = RAG.from_index(index_dir, generator=DripGenerator(script, drip=0.05), encoder=FakeEncoder(), k=2)
+    slow = RAG.from_index(index_dir, generator=DripGenerator(script, drip=0.05), encoder=FakeEncoder(), k=2,
+                          verifier=None)
     with LiveServer(create_app(slow, request_timeout=SHORT_TIMEOUT)) as live:
         yield live
 
@@ -492,7 +493,7 @@ class CountingWords(ScriptedGenerator):
 
 def test_past_max_queue_a_request_gets_503_with_retry_after_and_the_rest_200(index_dir, script):
     gate = script.gate("gate-queue")
-    rag = RAG.from_index(index_dir, generator=ScriptedGenerator(script), encoder=FakeEncoder(), k=2)
+    rag = RAG.from_index(index_dir, generator=ScriptedGenerator(script), encoder=FakeEncoder(), k=2, verifier=None)
     with LiveServer(create_app(rag, request_timeout=HANG_GUARD, max_queue=2)) as live:
         async def burst():
             async with httpx.AsyncClient(base_url=live.url, timeout=HANG_GUARD) as c:
@@ -557,7 +558,7 @@ def test_a_client_that_leaves_cancels_its_answer(index_dir):
     (b'{"question": "Do cats purr?"}', {}, 415, "none"),
 ])
 def test_bad_bodies_get_a_json_4xx(index_dir, content, headers, status, needle):
-    rag = RAG.from_index(index_dir, generator=ScriptedGenerator("x [1]"), encoder=FakeEncoder(), k=2)
+    rag = RAG.from_index(index_dir, generator=ScriptedGenerator("x [1]"), encoder=FakeEncoder(), k=2, verifier=None)
     with LiveServer(create_app(rag, max_request_bytes=200_000)) as live:
         response = httpx.post(f"{live.url}/ask", content=content, headers=headers, timeout=HANG_GUARD)
     assert response.status_code == status and needle in response.json()["error"]
@@ -578,7 +579,7 @@ def test_one_log_line_per_request_without_the_body(client, caplog):
 
 
 def test_more_bad_bodies_and_hosts(index_dir, caplog):
-    rag = RAG.from_index(index_dir, generator=ScriptedGenerator("x [1]"), encoder=FakeEncoder(), k=2)
+    rag = RAG.from_index(index_dir, generator=ScriptedGenerator("x [1]"), encoder=FakeEncoder(), k=2, verifier=None)
     with LiveServer(create_app(rag, max_request_bytes=200_000)) as live:
         huge = httpx.post(f"{live.url}/ask", content=b'{"question": "q", "k": ' + b"9" * 5000 + b"}",
                           headers={"content-type": "application/json"}, timeout=HANG_GUARD)

@@ -278,7 +278,7 @@ def test_ask_with_a_real_nli_folder(index_dir, nli_folder, monkeypatch, capsys):
     monkeypatch.setattr(smallrag.generators.factory, "make_generator",
                         lambda spec=None, **options: ScriptedGenerator("Cats purr [1]. Cats hunt mice [1].", name=spec))
     code = main(["ask", str(index_dir), "Do cats purr?", "--generator", "small", "-k", "2", "--quiet",
-                 "--nli-model", str(nli_folder), "--json"])
+                 "--nli-model", str(nli_folder), "--citations", "generator", "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["verifier"] == "nli:tiny-nli" and len(data["claims"]) == 2
     for claim in data["claims"]:
@@ -328,3 +328,33 @@ def test_sources_list_a_supporting_block_the_answer_does_not_cite(capsys):
     _print_sources(Answer("q?", answer.text, answer.citations, hits, "g",
                           verification=Verification((unsupported,), 0.0, 0.1, False, "fake")))
     assert "Supporting blocks" not in capsys.readouterr().out
+
+
+def test_ask_json_carries_evidence_citations_and_the_raw_text(index_dir, monkeypatch, capsys):
+    import smallrag.generators.factory
+    import smallrag.pipeline
+    from smallrag.verifiers.nli_verifier import NLIVerifier
+    from tests.fakes import WordSubsetNLI
+
+    reply = "Domestic cats purr and hunt mice [2]. Cats fly over mountains [1]."
+    monkeypatch.setattr(smallrag.generators.factory, "make_generator",
+                        lambda spec=None, **options: ScriptedGenerator(reply, name="scripted"))
+    monkeypatch.setattr(smallrag.pipeline, "make_verifier", lambda *a, **k: NLIVerifier(
+        WordSubsetNLI((0.9, 0.05, 0.05), (0.1, 0.8, 0.1)), calibration=None))
+    for mode in ("evidence", "generator"):
+        code = main(["ask", str(index_dir), "Do cats purr?", "-k", "2", "--quiet", "--citations", mode, "--json",
+                     "--filter", "doc_id=cats", "--filter", "doc_id=dogs"])
+        data = json.loads(capsys.readouterr().out)
+        assert code == 0
+        cats = next(n for n, h in enumerate(data["hits"], 1) if h["doc_id"] == "cats")
+        first, second = data["claims"]
+        if mode == "generator":
+            assert data["answer"] == reply and data["raw_text"] is None
+            continue
+        assert data["raw_text"] == reply
+        assert data["answer"] == f"Domestic cats purr and hunt mice [{cats}]. Cats fly over mountains."
+        assert first["citations"] == [cats] and second["citations"] == [] and second["label"] == UNSUPPORTED
+        assert second["dropped_citations"] == [1]
+        span = first["evidence"][0]
+        chunk = data["hits"][cats - 1]["text"]
+        assert chunk[span["start"]:span["end"]] == span["text"]

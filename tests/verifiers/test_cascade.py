@@ -126,7 +126,7 @@ def test_second_verifier_without_verify_claims_gets_one_claim_answers():
     result = CascadeVerifier(first, second).verify("Sure yes [1]. Middle [2].", ["a", "b"])
     assert set(second_nli.hypotheses) == {"Middle."}
     middle = result.verdicts[1]
-    assert middle.claim == Claim("Middle.", (2,), middle.claim.start, middle.claim.end)
+    assert middle.claim == Claim("Middle.", (2,), middle.claim.start, middle.claim.end, sentence=1)
     assert (middle.label, middle.verifier, middle.best_block) == (SUPPORTED, "big", 1)
     assert result.escalated_claims == 1
 

@@ -347,3 +347,25 @@ def test_cli_train_errors(base, tmp_path, capsys):
     assert info.value.code == 2
     with pytest.raises(SystemExit):
         main(["train", "classify", "--train", str(bad), "--out", str(tmp_path / "o")])
+
+
+def test_keep_best_saves_the_epoch_that_scored_best_on_the_eval_file(base, nli_file, tmp_path):
+    from smallrag.verifiers.nli import HFNLIModel
+
+    evaluation = write_jsonl(tmp_path / "eval.jsonl", nli_records(12, seed=1))
+    kept = train_cross_encoder("nli", nli_file, out=tmp_path / "best", eval_file=evaluation, base=base, epochs=3,
+                               batch_size=16, learning_rate=0.5, progress=False, seed=7, keep_best=True)
+    last = train_cross_encoder("nli", nli_file, out=tmp_path / "last", eval_file=evaluation, base=base, epochs=3,
+                               batch_size=16, learning_rate=0.5, progress=False, seed=7)
+    scores = [m["eval"]["accuracy"] for m in kept.metrics]
+    best = 1 + max(range(len(scores)), key=lambda i: (scores[i], -i))  # the first best epoch
+    assert kept.card["epoch_kept"] == best and kept.card["selection"] == "best eval epoch"
+    assert last.card["epoch_kept"] == 3 and last.card["selection"] == "last epoch"
+    pairs = [(r["premise"], r["hypothesis"]) for r in nli_records(12, seed=1)]
+    gold = [r["label"] for r in nli_records(12, seed=1)]
+    predicted = HFNLIModel(tmp_path / "best").predict(pairs).argmax(axis=1)
+    columns = ("entailment", "neutral", "contradiction")
+    # the saved weights score what their epoch scored (the model reads premises whole here: short pairs)
+    assert sum(columns[p] == g for p, g in zip(predicted, gold)) / len(gold) == pytest.approx(scores[best - 1])
+    with pytest.raises(SmallragError, match="keep_best needs an eval_file"):
+        train_cross_encoder("nli", nli_file, out=tmp_path / "x", base=base, keep_best=True)
