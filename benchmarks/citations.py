@@ -49,6 +49,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from smallrag.attribution import cite_from_evidence  # noqa: E402
 from smallrag.core.types import SUPPORTED, Answer, Document  # noqa: E402
 from smallrag.eval.qa import best_score, contains_answer  # noqa: E402
+from smallrag.policy import is_unsupported  # noqa: E402
 from smallrag.verifiers.claims import strip_citations  # noqa: E402
 
 HALUEVAL_EVAL = range(8000, 10000)
@@ -119,7 +120,7 @@ def _refused_or_unbacked(answer: Answer) -> tuple[bool, bool, bool]:
     refused = answer.no_answer
     verdicts = answer.verdicts
     none_supported = bool(verdicts) and not any(v.supported for v in verdicts)
-    withheld = not refused and (answer.verification is None or not answer.verification.supported)
+    withheld = is_unsupported(answer, answer.verification, None)  # what --on-unsupported abstain acts on
     return refused, none_supported, withheld
 
 

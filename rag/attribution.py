@@ -22,7 +22,7 @@ import re
 from dataclasses import replace
 from typing import Any, Sequence
 
-from smallrag.core.chunking import sentence_spans
+from smallrag.core.chunking import sentence_runs, sentence_spans
 from smallrag.core.errors import SmallragError
 from smallrag.core.protocols import NLI_COLUMNS, NLIModel
 from smallrag.core.types import (FLAG_CITATION_NOT_SUPPORTING, FLAG_INVALID_CITATION, FLAG_UNCITED, SUPPORTED,
@@ -46,13 +46,6 @@ def nli_model_of(verifier: Any) -> NLIModel | None:
     return nli_model_of(first) if first is not None else None
 
 
-def _candidates(text: str) -> list[tuple[int, int]]:
-    """Sentences and adjacent sentence pairs (a fact may be stated across two), as spans."""
-    spans = sentence_spans(text)
-    pairs = [(spans[i][0], spans[i + 1][1]) for i in range(len(spans) - 1)]
-    return spans + pairs
-
-
 def attach_evidence(verifications: Sequence[Verification], hits: Sequence[Sequence[Hit]],
                     questions: Sequence[str | None], nli: NLIModel, *, batch_size: int = 32) -> list[Verification]:
     """`verifications` with evidence located to a sentence or a pair of adjacent sentences
@@ -73,7 +66,7 @@ def attach_evidence(verifications: Sequence[Verification], hits: Sequence[Sequen
                 if not 1 <= n <= len(blocks):
                     continue
                 text = blocks[n - 1].chunk.text
-                spans = _candidates(text)
+                spans = sentence_runs(text, 2)  # sentences and adjacent pairs
                 if len(spans) < 2 and verdict.evidence:
                     continue  # one sentence: the whole block is already the span
                 if not spans:

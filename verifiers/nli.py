@@ -171,10 +171,8 @@ class HFNLIModel(LocalModel):
         sentences. Character spans of the premise."""
         key = ("units", premise)
         if key not in cache:
-            from smallrag.core.chunking import sentence_spans
-            spans = sentence_spans(premise)
-            units = [(spans[i][0], spans[i + size - 1][1]) for size in range(1, self.max_sentences + 1)
-                     for i in range(len(spans) - size + 1)]
+            from smallrag.core.chunking import sentence_runs
+            units = sentence_runs(premise, self.max_sentences)
             cache[key] = units if units else [(0, len(premise))]
         return cache[key]
 

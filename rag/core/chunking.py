@@ -61,6 +61,14 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return [_strip_span(text, s, e) for s, e in spans]
 
 
+def sentence_runs(text: str, max_sentences: int) -> list[tuple[int, int]]:
+    """Spans of every sentence, then of every run of 2 .. `max_sentences` adjacent sentences (a
+    fact may be stated across sentences): the windows evidence is judged and located in."""
+    spans = sentence_spans(text)
+    return [(spans[i][0], spans[i + size - 1][1]) for size in range(1, max_sentences + 1)
+            for i in range(len(spans) - size + 1)]
+
+
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start].isspace():
         start += 1
