@@ -38,7 +38,9 @@ def load_chunks(folder: Path) -> list[Chunk]:
 def filter_mask(chunks: Sequence[Chunk], filters: Mapping[str, Any] | None) -> np.ndarray | None:
     """Boolean row mask of the chunks whose metadata match every filter, or None for no filter.
 
-    A filter value that is a list, tuple or set means membership; anything else equality.
+    A filter value that is a list, tuple or set means membership; anything else equality. A
+    number in the metadata also matches its text ("3", as the CLI's --filter page=3 gives it).
+    `page` matches every page of a chunk that runs over several (page_start .. page_end).
     The keys `doc_id` and `title` match the chunk's own fields."""
     if not filters:
         return None
@@ -48,11 +50,18 @@ def filter_mask(chunks: Sequence[Chunk], filters: Mapping[str, Any] | None) -> n
     mask = np.ones(len(chunks), dtype=bool)
     for key, wanted in filters.items():
         accepted = set(wanted) if isinstance(wanted, (list, tuple, set, frozenset)) else {wanted}
+        accepted |= {str(value) for value in accepted if isinstance(value, int) and not isinstance(value, bool)}
         for row, chunk in enumerate(chunks):
             if mask[row]:
-                value = _field(chunk, key)
-                mask[row] = _hashable(value) in accepted
+                mask[row] = any(_matches(value, accepted) for value in _values(chunk, key))
     return mask
+
+
+def _matches(value: Any, accepted: set) -> bool:
+    if _hashable(value) in accepted:
+        return True
+    # a number stored in the metadata matches the text of it (CLI filters are text)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and str(value) in accepted
 
 
 _MISSING = object()
@@ -75,6 +84,17 @@ def _warn_unknown_keys(chunks: Sequence[Chunk], filters: Mapping[str, Any]) -> N
             keys = ", ".join(sorted(present)[:20]) or "none"
             logger.warning("filter key %r is in no chunk's metadata, so it matches nothing; the index's metadata "
                            "keys are: %s (plus doc_id and title)", key, keys)
+
+
+def _values(chunk: Chunk, key: str) -> list[Any]:
+    """The values a filter on `key` may match: the field's value, and for `page` every page
+    of a chunk that runs over several."""
+    if key == "page":
+        first, last = chunk.metadata.get("page_start"), chunk.metadata.get("page_end")
+        if (isinstance(first, int) and isinstance(last, int) and not isinstance(first, bool)
+                and 0 <= last - first <= 10_000):
+            return list(range(first, last + 1))
+    return [_field(chunk, key)]
 
 
 def _field(chunk: Chunk, key: str) -> Any:

@@ -22,7 +22,7 @@ import re
 from dataclasses import replace
 from typing import Any, Sequence
 
-from smallrag.core.chunking import sentence_runs, sentence_spans
+from smallrag.core.sentences import sentence_runs, sentence_spans
 from smallrag.core.errors import SmallragError
 from smallrag.core.protocols import NLI_COLUMNS, NLIModel
 from smallrag.core.types import (FLAG_CITATION_NOT_SUPPORTING, FLAG_INVALID_CITATION, FLAG_UNCITED, SUPPORTED,
@@ -234,7 +234,7 @@ def cite_from_evidence(answer: Answer, max_citations: int = DEFAULT_MAX_CITATION
     verdicts = [_recited(v, max_citations) for v in verification.verdicts]
     text, verdicts = render_citations(answer.text, verdicts)
     numbers = dict.fromkeys(n for v in verdicts for n in v.claim.citations)
-    citations = tuple(Citation(n, hit.chunk.doc_id, hit.chunk.id, hit.chunk.text)
+    citations = tuple(Citation.of(n, hit.chunk)
                       for n in numbers for hit in [answer.hits[n - 1]])
     return replace(answer, text=text, raw_text=answer.text, citations=citations, invalid_citations=0,
                    verification=replace(verification, verdicts=tuple(verdicts)))

@@ -1,12 +1,16 @@
-"""Load a user's files into Documents: .txt, .md, .json, .jsonl and .csv, recursively.
+"""Load a user's files into Documents, recursively: text (.txt, .md), records (.json, .jsonl,
+.csv) and documents (.pdf, .html/.htm, .docx).
 
-A file that is not UTF-8, looks binary or is malformed is skipped with one warning and
-reported in `LoadResult.skipped`; it never stops the load of the others.
+The readers in `smallrag.readers` give each document the pages and sections its text came from
+(as `Document.segments`), which chunking copies into every chunk's metadata. A file that cannot
+be read (not decodable, encrypted, a scan without text, broken, malformed) is skipped with one
+warning and reported in `LoadResult.skipped`; it never stops the load of the others.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 import logging
@@ -17,13 +21,23 @@ from typing import Iterable, Iterator
 from smallrag.core.checks import shown
 from smallrag.core.errors import SmallragError
 from smallrag.core.jsonl import parse_json_line
+from smallrag.core.progress import track
 from smallrag.core.types import Document
+from smallrag.readers.base import ReadText, UnreadableFile
+from smallrag.readers.text import decode_text, read_markdown
 
 logger = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 RECORD_SUFFIXES = {".json", ".jsonl", ".csv"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | RECORD_SUFFIXES
+# suffix -> "module:function" of its reader; imported when a file of that kind turns up
+DOCUMENT_READERS = {
+    ".pdf": "smallrag.readers.pdf:read_pdf",
+    ".html": "smallrag.readers.html:read_html",
+    ".htm": "smallrag.readers.html:read_html",
+    ".docx": "smallrag.readers.docx:read_docx",
+}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | RECORD_SUFFIXES | set(DOCUMENT_READERS)
 
 
 @dataclass(frozen=True)
@@ -38,8 +52,9 @@ class LoadResult:
     skipped: list[SkippedFile] = field(default_factory=list)
 
 
-def load_documents(sources: Iterable[str | Path], *, text_column: str = "text") -> LoadResult:
-    """Load every supported file under `sources` (files or folders) into Documents."""
+def load_documents(sources: Iterable[str | Path], *, text_column: str = "text", progress: bool = False) -> LoadResult:
+    """Load every supported file under `sources` (files or folders) into Documents; `progress`
+    shows a bar over the files (reading a folder of PDFs takes a while)."""
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
     seen_ids: dict[str, str] = {}
@@ -47,11 +62,12 @@ def load_documents(sources: Iterable[str | Path], *, text_column: str = "text") 
         root = Path(source)
         if not root.exists():
             raise SmallragError(f"source {str(source)!r} does not exist; pass an existing file or folder")
-        for path in _iter_files(root):
+        files = list(_iter_files(root))
+        for path in track(files, f"reading {shown(str(source))}", "files", enabled=progress):
             base = root if root.is_dir() else root.parent
             try:
                 docs = list(_load_file(path, base, text_column))
-            except _SkipFile as skip:
+            except UnreadableFile as skip:
                 logger.warning("skipping %s: %s", shown(str(path)), skip)
                 skipped.append(SkippedFile(shown(str(path)), str(skip)))
                 continue
@@ -64,10 +80,6 @@ def load_documents(sources: Iterable[str | Path], *, text_column: str = "text") 
                 seen_ids[doc.id] = str(path)
                 documents.append(doc)
     return LoadResult(documents, skipped)
-
-
-class _SkipFile(Exception):
-    pass
 
 
 def _iter_files(root: Path) -> Iterator[Path]:
@@ -84,32 +96,48 @@ def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except OSError as exc:  # unreadable, or removed while the folder was being read
-        raise _SkipFile(f"cannot be read ({exc.strerror or exc})") from None
-    if b"\x00" in raw[:8192]:
-        raise _SkipFile("looks binary (NUL bytes)")
+        raise UnreadableFile(f"cannot be read ({exc.strerror or exc})") from None
+    return decode_text(raw)
+
+
+def _read_document(path: Path, suffix: str) -> ReadText:
+    module, function = DOCUMENT_READERS[suffix].split(":")
+    reader = getattr(importlib.import_module(module), function)
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _SkipFile(f"not UTF-8 ({exc.reason} at byte {exc.start}); convert it to UTF-8") from None
+        return reader(path)
+    except UnreadableFile:
+        raise
+    except OSError as exc:
+        raise UnreadableFile(f"cannot be read ({exc.strerror or exc})") from None
+    except Exception as exc:  # a parser's own failure on a file it should have refused: skip, never crash
+        logger.debug("reader %s failed on %s", DOCUMENT_READERS[suffix], shown(str(path)), exc_info=True)
+        raise UnreadableFile(f"could not be read ({type(exc).__name__}: {str(exc)[:120]})") from None
 
 
 def _load_file(path: Path, base: Path, text_column: str) -> Iterator[Document]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise _SkipFile(f"unsupported file type {suffix!r}; supported: {sorted(SUPPORTED_SUFFIXES)}")
+        raise UnreadableFile(f"unsupported file type {suffix!r}; supported: {sorted(SUPPORTED_SUFFIXES)}")
     rel = path.relative_to(base).as_posix()
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
-        raise _SkipFile("its file name is not valid UTF-8; rename the file") from None
+        raise UnreadableFile("its file name is not valid UTF-8; rename the file") from None
+    if suffix in DOCUMENT_READERS:
+        read = _read_document(path, suffix)
+        if not read.text.strip():
+            raise UnreadableFile("has no text")
+        yield _valid_unicode(Document(id=rel, text=read.text, title=read.title, metadata={"source": rel},
+                                      segments=read.segments))
+        return
     text = _read_text(path)
     try:
         for doc in _documents(text, suffix, rel, text_column):
             yield _valid_unicode(doc)
     except csv.Error as exc:  # e.g. a field over csv's limit of 131,072 characters
-        raise _SkipFile(f"not a readable CSV file ({exc})") from None
+        raise UnreadableFile(f"not a readable CSV file ({exc})") from None
     except RecursionError:
-        raise _SkipFile("its JSON is nested too deeply to read") from None
+        raise UnreadableFile("its JSON is nested too deeply to read") from None
 
 
 def _valid_unicode(doc: Document) -> Document:
@@ -118,18 +146,22 @@ def _valid_unicode(doc: Document) -> Document:
     try:
         json.dumps([doc.id, doc.text, doc.title, dict(doc.metadata)], ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
-        raise _SkipFile(f"document {doc.id!r:.60} holds text that is not valid Unicode (a lone surrogate "
+        raise UnreadableFile(f"document {doc.id!r:.60} holds text that is not valid Unicode (a lone surrogate "
                         "such as \\ud800); fix or remove it") from None
     except (TypeError, ValueError) as exc:
-        raise _SkipFile(f"document {doc.id!r:.60} has metadata that is not plain JSON ({exc})") from None
+        raise UnreadableFile(f"document {doc.id!r:.60} has metadata that is not plain JSON ({exc})") from None
     return doc
 
 
 def _documents(text: str, suffix: str, rel: str, text_column: str) -> Iterator[Document]:
     if suffix in TEXT_SUFFIXES:
         if text.strip():
-            yield Document(id=rel, text=text, title=_markdown_title(text) if suffix != ".txt" else None,
-                           metadata={"source": rel})
+            if suffix == ".txt":
+                yield Document(id=rel, text=text, metadata={"source": rel})
+            else:
+                read = read_markdown(text)
+                yield Document(id=rel, text=text, title=read.title, metadata={"source": rel},
+                               segments=read.segments)
         return
     if suffix == ".csv":
         yield from _load_csv(text, rel, text_column)
@@ -139,39 +171,32 @@ def _documents(text: str, suffix: str, rel: str, text_column: str) -> Iterator[D
         yield _record_to_document(record, rel, i, text_column)
 
 
-def _markdown_title(text: str) -> str | None:
-    for line in text.splitlines():
-        if line.startswith("# "):
-            return line[2:].strip()
-    return None
-
-
 def _json_records(text: str, suffix: str) -> list[object]:
     if suffix == ".jsonl":
         # split on \n only: JSON strings may hold U+2028 and friends, which splitlines() breaks on
-        return [parse_json_line(line, f"line {lineno}", error=_SkipFile)
+        return [parse_json_line(line, f"line {lineno}", error=UnreadableFile)
                 for lineno, line in enumerate(text.split("\n"), 1) if line.strip()]
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _SkipFile(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise UnreadableFile(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except RecursionError:
-        raise _SkipFile("its JSON is nested too deeply to read") from None
+        raise UnreadableFile("its JSON is nested too deeply to read") from None
     except ValueError as exc:  # e.g. an integer of over 4,300 digits
-        raise _SkipFile(f"not usable JSON ({exc})") from None
+        raise UnreadableFile(f"not usable JSON ({exc})") from None
     return data if isinstance(data, list) else [data]
 
 
 def _record_to_document(record: object, rel: str, index: int, text_column: str) -> Document:
     if not isinstance(record, dict):
-        raise _SkipFile(f"record {index} is not an object; expected {{'id', 'text', 'title'?, 'metadata'?}}")
+        raise UnreadableFile(f"record {index} is not an object; expected {{'id', 'text', 'title'?, 'metadata'?}}")
     text = record.get(text_column)
     if not isinstance(text, str):
-        raise _SkipFile(f"record {index} has no string field {text_column!r}")
+        raise UnreadableFile(f"record {index} has no string field {text_column!r}")
     doc_id = record.get("id")
     metadata = record.get("metadata") or {}
     if not isinstance(metadata, dict):
-        raise _SkipFile(f"record {index}: 'metadata' must be an object")
+        raise UnreadableFile(f"record {index}: 'metadata' must be an object")
     return Document(
         id=str(doc_id) if doc_id is not None else f"{rel}#{index}",
         text=text,
@@ -183,7 +208,7 @@ def _record_to_document(record: object, rel: str, index: int, text_column: str) 
 def _load_csv(text: str, rel: str, text_column: str) -> Iterator[Document]:
     reader = csv.DictReader(io.StringIO(text, newline=""))  # keeps newlines inside quoted fields
     if reader.fieldnames is None or text_column not in reader.fieldnames:
-        raise _SkipFile(f"no column {text_column!r} (columns: {reader.fieldnames}); pass text_column=")
+        raise UnreadableFile(f"no column {text_column!r} (columns: {reader.fieldnames}); pass text_column=")
     for i, row in enumerate(reader):
         body = row.get(text_column) or ""
         if not body.strip():

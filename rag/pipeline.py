@@ -236,7 +236,7 @@ class RAG:
         if not cited.numbers and not no_answer and prompt.blocks:
             logger.warning("the generator answered without citing any block: %.80r", text)
         chunks = {n: prompt.blocks[n - 1].hit.chunk for n in cited.numbers}
-        citations = tuple(Citation(n, chunk.doc_id, chunk.id, chunk.text) for n, chunk in chunks.items())
+        citations = tuple(Citation.of(n, chunk) for n, chunk in chunks.items())
         return Answer(question=question, text=text.strip(), citations=citations,
                       hits=tuple(b.hit for b in prompt.blocks), generator=generator,
                       invalid_citations=len(cited.invalid), no_answer=no_answer,

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from smallrag.core.chunking import count_tokens as count_word_tokens, sentence_spans
+from smallrag.core.chunking import count_tokens as count_word_tokens
+from smallrag.core.sentences import sentence_spans
 from smallrag.core.errors import SmallragError
 from smallrag.core.types import Hit
 from smallrag.core.untrusted import neutralise

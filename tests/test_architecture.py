@@ -38,7 +38,7 @@ OLD_TOP_LEVEL = ("rag", "retrievers", "verifiers", "indexes", "eval")
 # group -> floor; a module may import its own group, or a group on a lower floor
 FLOORS = {
     "core": 0,
-    "indexes": 1,
+    "indexes": 1, "readers": 1,
     "retrievers": 2, "verifiers": 2, "generators": 2, "ingest": 2, "prompt": 2, "conversation": 2,
     "eval": 3,
     "app": 4,

@@ -17,7 +17,7 @@ import re
 from dataclasses import replace
 from typing import Callable, Sequence
 
-from smallrag.core.chunking import sentence_spans
+from smallrag.core.sentences import sentence_spans
 from smallrag.core.errors import SmallragError
 from smallrag.core.types import Claim
 from smallrag.verifiers.atomic_claims import sentence_pieces

@@ -171,7 +171,7 @@ class HFNLIModel(LocalModel):
         sentences. Character spans of the premise."""
         key = ("units", premise)
         if key not in cache:
-            from smallrag.core.chunking import sentence_runs
+            from smallrag.core.sentences import sentence_runs
             units = sentence_runs(premise, self.max_sentences)
             cache[key] = units if units else [(0, len(premise))]
         return cache[key]

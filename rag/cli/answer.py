@@ -17,7 +17,7 @@ from typing import Any
 from smallrag.cli.common import (UsageError, add_answer_options, filters_from_args, int_at_least,
                                  non_negative_int, positive_int, positive_number, print_json, query_text, snippet)
 from smallrag.core.errors import SmallragError
-from smallrag.core.types import (CONTRADICTED, FLAG_CITATION_NOT_SUPPORTING, FLAG_CONTRADICTS_EVIDENCE,
+from smallrag.core.types import (CONTRADICTED, FLAG_CITATION_NOT_SUPPORTING, FLAG_CONTRADICTS_EVIDENCE, Citation,
                                  FLAG_INVALID_CITATION, SUPPORTED, UNSUPPORTED)
 
 
@@ -131,11 +131,16 @@ def _snippet(text: str) -> str:
     return snippet(text, 100)
 
 
+def _source(citation: Citation) -> str:
+    """"manual.pdf p. 14", "guide.html § Install > Linux", or the document id alone."""
+    return f"{citation.doc_id} {citation.location}" if citation.location else citation.doc_id
+
+
 def _print_sources(answer) -> None:
     if answer.citations:
         print("\nSources:")
         for citation in answer.citations:
-            print(f"  [{citation.n}] {citation.doc_id}: {_snippet(citation.text)}")
+            print(f"  [{citation.n}] {_source(citation)}: {_snippet(citation.text)}")
     elif not answer.no_answer:
         print("\n(no sources cited: check the answer against the documents)")
     # A block that supports a claim without being cited: the reader needs it to check the claim
@@ -147,7 +152,7 @@ def _print_sources(answer) -> None:
         print("Supporting blocks the answer does not cite:")
         for n in uncited:
             chunk = answer.hits[n - 1].chunk
-            print(f"  [{n}] {chunk.doc_id}: {_snippet(chunk.text)}")
+            print(f"  [{n}] {_source(Citation.of(n, chunk))}: {_snippet(chunk.text)}")
     if answer.invalid_citations:
         print(f"({answer.invalid_citations} citation(s) to blocks that do not exist were dropped)")
 

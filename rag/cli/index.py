@@ -22,7 +22,8 @@ def add_parsers(sub, parent: argparse.ArgumentParser) -> None:
     index_sub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
 
     build = index_sub.add_parser("build", help="build an index from files or folders", parents=[parent])
-    build.add_argument("sources", nargs="+", metavar="SRC", help="files or folders (.txt .md .json .jsonl .csv)")
+    build.add_argument("sources", nargs="+", metavar="SRC",
+                       help="files or folders (.txt .md .json .jsonl .csv .pdf .html .htm .docx)")
     build.add_argument("--out", required=True, metavar="DIR",
                        help="index folder to write: a new path, an empty folder, or an index to replace atomically "
                             "(anything else is refused)")
@@ -63,10 +64,10 @@ def add_parsers(sub, parent: argparse.ArgumentParser) -> None:
     info.set_defaults(handler=cmd_index_info)
 
 
-def _load_sources(sources: Sequence[str], text_column: str):
+def _load_sources(sources: Sequence[str], text_column: str, progress: bool):
     from smallrag.ingest import load_documents
 
-    result = load_documents(sources, text_column=text_column)
+    result = load_documents(sources, text_column=text_column, progress=progress)
     skipped = [{"path": s.path, "reason": s.reason} for s in result.skipped]
     return result.documents, skipped
 
@@ -105,7 +106,7 @@ def cmd_index_build(args: argparse.Namespace) -> int:
 
         Tokenizer(config.tokenizer)
     check_output_folder(args.out, args.sources)  # before reading any source: --out is never a user's folder
-    documents, skipped = _load_sources(args.sources, args.text_column)
+    documents, skipped = _load_sources(args.sources, args.text_column, progress_enabled(args))
     report = build_index(documents, args.out, config, model=args.model, progress=progress_enabled(args),
                          skipped_files=skipped, sources=args.sources, lock_timeout=args.lock_timeout)
     _print_report(report, args, "built")
@@ -117,7 +118,7 @@ def cmd_index_add(args: argparse.Namespace) -> int:
     from smallrag.indexes.manifest import read_manifest
 
     read_manifest(Path(args.index), verify=False)  # a missing index fails before reading sources
-    documents, skipped = _load_sources(args.sources, args.text_column)
+    documents, skipped = _load_sources(args.sources, args.text_column, progress_enabled(args))
     report = add_documents(args.index, documents, model=args.model, progress=progress_enabled(args),
                            skipped_files=skipped, lock_timeout=args.lock_timeout)
     _print_report(report, args, "updated")

@@ -9,6 +9,7 @@ from typing import Any
 from smallrag.cli.common import (add_filter_option, add_mode_option, filters_from_args, positive_int, print_json,
                                  query_text, snippet)
 from smallrag.core.errors import SmallragError
+from smallrag.core.types import chunk_location, location_json, location_text
 
 QUERY_EXAMPLE = '{"id": 1, "text": "..."}'
 
@@ -56,10 +57,14 @@ def cmd_search(args: argparse.Namespace) -> int:
         if args.json:
             print_json({"query_id": query_id, "query": text,
                         "hits": [{"rank": h.rank, "score": h.score, "doc_id": h.chunk.doc_id,
-                                  "chunk_id": h.chunk.id, "text": h.chunk.text} for h in hits]})
+                                  "chunk_id": h.chunk.id, "text": h.chunk.text, **location_json(*chunk_location(h.chunk))}
+                                 for h in hits]})
             continue
         label = f"[{query_id}] " if query_id is not None else ""
         print(f"{label}{text}  ({retriever.name}, {len(hits)} hits)")
         for hit in hits:
-            print(f"  {hit.rank:>3}. {hit.score:8.4f}  {hit.chunk.doc_id}  {snippet(hit.chunk.text, 110)}")
+            where = location_text(*chunk_location(hit.chunk))
+            source = f"{hit.chunk.doc_id} {where}" if where else hit.chunk.doc_id
+            print(f"  {hit.rank:>3}. {hit.score:8.4f}  {source}  {snippet(hit.chunk.text, 110)}")
     return 0
+

@@ -7,17 +7,17 @@ default budget keeps chunks inside all-MiniLM-L6-v2's 256-token window.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable, Sequence
 
 from smallrag.core.errors import SmallragError
-from smallrag.core.types import Chunk, Document
+from smallrag.core.sentences import sentence_spans
+from smallrag.core.types import Chunk, Document, Segment
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-# A sentence ends at . ! ? (plus closing quotes/brackets) followed by space, or at a blank line.
-_SENTENCE_END = re.compile(r"(?<=[.!?])([\"')\]]*)\s+|\n\s*\n")
 
 
 @dataclass(frozen=True)
@@ -47,36 +47,6 @@ def chunk_id(doc_id: str, start: int, text: str) -> str:
     return digest[:24]
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) character spans of the sentences of `text`, whitespace trimmed."""
-    spans = []
-    pos = 0
-    for match in _SENTENCE_END.finditer(text):
-        end = match.end(1) if match.group(1) is not None else match.start()  # keep closing quotes
-        if text[pos:end].strip():
-            spans.append((pos, end))
-        pos = match.end()
-    if text[pos:].strip():
-        spans.append((pos, len(text)))
-    return [_strip_span(text, s, e) for s, e in spans]
-
-
-def sentence_runs(text: str, max_sentences: int) -> list[tuple[int, int]]:
-    """Spans of every sentence, then of every run of 2 .. `max_sentences` adjacent sentences (a
-    fact may be stated across sentences): the windows evidence is judged and located in."""
-    spans = sentence_spans(text)
-    return [(spans[i][0], spans[i + size - 1][1]) for size in range(1, max_sentences + 1)
-            for i in range(len(spans) - size + 1)]
-
-
-def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
 def _token_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(start + m.start(), start + m.end()) for m in _TOKEN.finditer(text[start:end])]
 
@@ -95,20 +65,29 @@ def _units(text: str, max_tokens: int) -> list[tuple[int, int, int]]:
 
 
 def chunk_document(doc: Document, config: ChunkingConfig = ChunkingConfig()) -> list[Chunk]:
+    """Chunks of `doc`, packed from whole sentences up to the token budget with overlap. A chunk
+    never crosses a section boundary (its `section` must be true of all of it), and carries the
+    page(s) and section of the segments it overlaps (see `segment_metadata`)."""
     units = _units(doc.text, config.max_tokens)
+    groups = _section_groups(units, doc.segments)
     chunks: list[Chunk] = []
     i = 0
     while i < len(units):
         j, used = i, 0
-        while j < len(units) and used + units[j][2] <= config.max_tokens:
+        while (j < len(units) and used + units[j][2] <= config.max_tokens
+               and (j == i or groups[j] == groups[i])):
             used += units[j][2]
             j += 1
         start, end = units[i][0], units[j - 1][1]
         text = doc.text[start:end]
+        metadata = {**doc.metadata, **segment_metadata(doc.segments, start, end)} if doc.segments else doc.metadata
         chunks.append(Chunk(id=chunk_id(doc.id, start, text), doc_id=doc.id, text=text, start=start,
-                            end=end, title=doc.title, metadata=doc.metadata))
+                            end=end, title=doc.title, metadata=metadata))
         if j >= len(units):
             break
+        if groups[j] != groups[i]:  # a new section starts afresh: no overlap across the boundary
+            i = j
+            continue
         # Step back over whole trailing sentences that fit the overlap, but always advance.
         back, carried = j, 0
         while back - 1 > i and carried + units[back - 1][2] <= config.overlap:
@@ -116,6 +95,32 @@ def chunk_document(doc: Document, config: ChunkingConfig = ChunkingConfig()) -> 
             carried += units[back][2]
         i = back
     return chunks
+
+
+def _section_groups(units: list[tuple[int, int, int]], segments: Sequence[Segment]) -> list[int]:
+    """For each unit, the number of section segments that start at or before it: units with the
+    same number stand under the same heading."""
+    starts = [seg.start for seg in segments if "section" in seg.metadata]
+    if not starts:
+        return [0] * len(units)
+    return [bisect.bisect_right(starts, unit_start) for unit_start, _, _ in units]
+
+
+def segment_metadata(segments: Sequence[Segment], start: int, end: int) -> dict[str, Any]:
+    """Metadata of the segments overlapping characters start:end: each key's first value, and
+    for a stretch over several pages `page_start`/`page_end` besides `page` (its first page)."""
+    found: dict[str, list[Any]] = {}
+    for seg in segments:  # in text order, so values come first-to-last
+        if seg.start < end and seg.end > start:
+            for key, value in seg.metadata.items():
+                values = found.setdefault(key, [])
+                if value not in values:
+                    values.append(value)
+    metadata = {key: values[0] for key, values in found.items()}
+    pages = [p for p in found.get("page", []) if isinstance(p, int)]
+    if len(pages) > 1:
+        metadata["page_start"], metadata["page_end"] = min(pages), max(pages)
+    return metadata
 
 
 def chunk_documents(docs: Iterable[Document], config: ChunkingConfig = ChunkingConfig()) -> list[Chunk]:

@@ -7,13 +7,26 @@ from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
+class Segment:
+    """Characters start:end of a document's text and where they came from, as its reader knew:
+    `{"page": 3}` for a PDF page, `{"section": "Install > Linux"}` under a heading. Chunking
+    copies the metadata of the segments a chunk overlaps into the chunk's metadata."""
+
+    start: int
+    end: int
+    metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
 class Document:
-    """A source document as loaded from the user's files."""
+    """A source document as loaded from the user's files. `segments` (optional, in text order)
+    say which page or section each stretch of `text` came from."""
 
     id: str
     text: str
     title: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    segments: tuple[Segment, ...] = field(default=(), hash=False)
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,35 @@ class Chunk:
         )
 
 
+def chunk_location(chunk: Chunk) -> tuple[int | None, int | None, str | None]:
+    """(first page, last page when it runs over several, section) of a chunk, from the metadata
+    its reader left (None where unknown or not of the right type)."""
+    meta = chunk.metadata
+    page = meta.get("page_start", meta.get("page"))
+    page = page if isinstance(page, int) and not isinstance(page, bool) else None
+    page_end = meta.get("page_end")
+    page_end = page_end if isinstance(page_end, int) and page is not None and page_end > page else None
+    section = meta.get("section")
+    return page, page_end, section if isinstance(section, str) and section else None
+
+
+def location_json(page: int | None, page_end: int | None, section: str | None) -> dict[str, Any]:
+    """The known ones of page / page_end / section, as JSON keys (absent when unknown)."""
+    return {key: value for key, value in (("page", page), ("page_end", page_end), ("section", section))
+            if value is not None}
+
+
+def location_text(page: int | None, page_end: int | None, section: str | None) -> str:
+    """Where a text stands in its document, for people: "p. 14", "pp. 3\u20134",
+    "\u00a7 Install > Linux", or "" when unknown."""
+    parts = []
+    if page is not None:
+        parts.append(f"pp. {page}\u2013{page_end}" if page_end else f"p. {page}")
+    if section:
+        parts.append(f"\u00a7 {section}")
+    return " ".join(parts)
+
+
 @dataclass(frozen=True)
 class Hit:
     """One retrieved chunk: its score and 1-based rank in the retriever that found it."""
@@ -70,7 +112,8 @@ class Hit:
             "text": self.chunk.text,
             "retriever": self.retriever,
             # where in its document the chunk came from, when the reader knew (PDF pages, headings)
-            **{key: self.chunk.metadata[key] for key in ("page", "section") if key in self.chunk.metadata},
+            **{key: self.chunk.metadata[key] for key in ("page", "page_start", "page_end", "section")
+               if key in self.chunk.metadata},
         }
 
 
@@ -89,15 +132,28 @@ class Generation:
 
 @dataclass(frozen=True)
 class Citation:
-    """A context block the answer cites as [n], resolved to the chunk that filled it."""
+    """A context block the answer cites as [n], resolved to the chunk that filled it, with the
+    page(s) and section the chunk came from when its reader knew them (PDF, HTML, DOCX, Markdown)."""
 
     n: int
     doc_id: str
     chunk_id: str
     text: str
+    page: int | None = None
+    page_end: int | None = None  # set when the chunk runs over several pages (page .. page_end)
+    section: str | None = None
+
+    @classmethod
+    def of(cls, n: int, chunk: "Chunk") -> "Citation":
+        return cls(n, chunk.doc_id, chunk.id, chunk.text, *chunk_location(chunk))
+
+    @property
+    def location(self) -> str:
+        return location_text(self.page, self.page_end, self.section)
 
     def to_json(self) -> dict[str, Any]:
-        return {"n": self.n, "doc_id": self.doc_id, "chunk_id": self.chunk_id, "text": self.text}
+        return {"n": self.n, "doc_id": self.doc_id, "chunk_id": self.chunk_id, "text": self.text,
+                **location_json(self.page, self.page_end, self.section)}
 
 
 # Verdict labels of a claim checked against evidence.

@@ -306,3 +306,43 @@ def test_json_with_an_absurd_integer_is_skipped(tmp_path: Path) -> None:
     (tmp_path / "big.json").write_text('{"id": "x", "text": "t", "n": ' + "9" * 5000 + "}", encoding="utf-8")
     result = load_documents([tmp_path])
     assert [d.id for d in result.documents] == ["good.txt"] and "not usable JSON" in result.skipped[0].reason
+
+
+def test_utf16_text_is_decoded_not_skipped(tmp_path: Path) -> None:
+    _write(tmp_path / "windows.txt", "Notes from Windows: caf\u00e9.".encode("utf-16"))
+    _write(tmp_path / "nobom.md", "# Title\n\nNo BOM here.".encode("utf-16-le"))
+    result = load_documents([tmp_path])
+    assert result.skipped == []
+    assert _by_id(result)["windows.txt"].text == "Notes from Windows: caf\u00e9."
+    assert _by_id(result)["nobom.md"].title == "Title"
+
+
+def test_markdown_sections_reach_the_chunks(tmp_path: Path) -> None:
+    from smallrag.core.chunking import ChunkingConfig, chunk_document
+
+    _write(tmp_path / "guide.md", "# Guide\n\nWelcome.\n\n## Install\n\n### Linux\n\nRun apt install foo.\n\n"
+                                  "## Usage\n\nStart it with foo run.\n")
+    doc = load_documents([tmp_path]).documents[0]
+    chunks = chunk_document(doc, ChunkingConfig(max_tokens=200, overlap=0))
+    by_section = {c.metadata.get("section"): c.text for c in chunks}
+    assert "Run apt install foo." in by_section["Guide > Install > Linux"]
+    assert "foo run" in by_section["Guide > Usage"]
+    assert all(c.metadata["source"] == "guide.md" for c in chunks)
+
+
+def exploding_reader(path: Path):
+    raise ValueError("parser blew up")
+
+
+def test_a_reader_that_crashes_skips_its_file_only(tmp_path: Path, monkeypatch, caplog) -> None:
+    import smallrag.ingest as ingest
+
+    monkeypatch.setitem(ingest.DOCUMENT_READERS, ".pdf", f"{__name__}:exploding_reader")
+    _write(tmp_path / "a.pdf", b"%PDF-1.4 whatever")
+    _write(tmp_path / "b.txt", "still here")
+    with caplog.at_level(logging.WARNING, logger="smallrag.ingest"):
+        result = load_documents([tmp_path])
+    assert [d.id for d in result.documents] == ["b.txt"]
+    assert [(Path(s.path).name, s.reason) for s in result.skipped] == \
+        [("a.pdf", "could not be read (ValueError: parser blew up)")]
+    assert sum("a.pdf" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING) == 1

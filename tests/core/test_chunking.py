@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from smallrag.core.chunking import ChunkingConfig, sentence_spans, chunk_document, chunk_documents, chunk_id
+from smallrag.core.sentences import sentence_spans
+from smallrag.core.chunking import ChunkingConfig, chunk_document, chunk_documents, chunk_id
 from smallrag.core.errors import SmallragError
 from smallrag.core.types import Document
 
@@ -184,3 +185,59 @@ def test_closing_quote_at_chunk_end_is_kept() -> None:
     doc = Document(id="q", text='He said "go home." She left.')
     chunks = chunk_document(doc, ChunkingConfig(max_tokens=7, overlap=0))
     assert chunks[0].text == 'He said "go home."'
+
+
+# -- pages and sections from the reader's segments --------------------------------------------
+
+def _paged_document() -> Document:
+    from smallrag.core.types import Segment
+
+    pages = ["Alpha one. Alpha two. Alpha three.", "Beta one. Beta two.", "Gamma one."]
+    text, segments = "", []
+    for number, page in enumerate(pages, 1):
+        if text:
+            text += "\n\n"
+        segments.append(Segment(len(text), len(text) + len(page), {"page": number}))
+        text += page
+    return Document(id="doc.pdf", text=text, metadata={"source": "doc.pdf"}, segments=tuple(segments))
+
+
+def test_chunks_carry_their_page_and_the_range_when_they_span_pages() -> None:
+    doc = _paged_document()
+    word_page = {"Alpha": 1, "Beta": 2, "Gamma": 3}
+    small = chunk_document(doc, ChunkingConfig(max_tokens=6, overlap=2))
+    assert len(small) >= 3
+    for chunk in small:
+        pages = sorted({word_page[w] for w in chunk.text.split() if w in word_page})
+        expected = {"source": "doc.pdf", "page": pages[0]}
+        if len(pages) > 1:
+            expected.update(page_start=pages[0], page_end=pages[-1])
+        assert chunk.metadata == expected, chunk.text
+    assert any("page_start" in c.metadata for c in small) and any("page_start" not in c.metadata for c in small)
+    whole = chunk_document(doc, ChunkingConfig(max_tokens=100, overlap=0))
+    assert len(whole) == 1
+    assert whole[0].metadata == {"source": "doc.pdf", "page": 1, "page_start": 1, "page_end": 3}
+
+
+def test_segments_do_not_change_chunk_ids_or_spans() -> None:
+    doc = _paged_document()
+    plain = Document(id=doc.id, text=doc.text, metadata=doc.metadata)
+    cfg = ChunkingConfig(max_tokens=8, overlap=3)
+    assert [(c.id, c.start, c.end) for c in chunk_document(doc, cfg)] == \
+        [(c.id, c.start, c.end) for c in chunk_document(plain, cfg)]
+
+
+def test_a_chunk_never_crosses_a_section_boundary() -> None:
+    from smallrag.core.types import Segment
+
+    first = "# Install\n\nRun the installer. Then reboot."
+    second = "# Usage\n\nOpen the app. Click start."
+    text = first + "\n\n" + second
+    doc = Document(id="g.md", text=text, segments=(
+        Segment(0, len(first) + 2, {"section": "Install"}), Segment(len(first) + 2, len(text), {"section": "Usage"})))
+    chunks = chunk_document(doc, ChunkingConfig(max_tokens=100, overlap=20))
+    assert [(c.text, c.metadata["section"]) for c in chunks] == [(first, "Install"), (second, "Usage")]
+    overlapping = chunk_document(doc, ChunkingConfig(max_tokens=9, overlap=8))
+    for chunk in overlapping:  # overlap never carries a sentence over into the next section
+        assert ("Install" in chunk.text or "installer" in chunk.text or "reboot" in chunk.text) != \
+            ("Usage" in chunk.text or "app" in chunk.text or "start" in chunk.text)

@@ -318,3 +318,32 @@ def test_hit_json_carries_page_and_section_when_the_chunk_has_them():
     assert data["page"] == 3 and data["section"] == "Intro"
     plain = Hit(Chunk(id="c", doc_id="d", text="t", start=0, end=1), score=1.0, rank=1, retriever="bm25").to_json()
     assert "page" not in plain and "section" not in plain
+
+
+def test_page_filters_match_text_values_and_every_page_of_a_spanning_chunk():
+    from smallrag.core.types import Chunk
+    from smallrag.indexes.store import filter_mask
+
+    chunks = [Chunk(id=str(i), doc_id="m.pdf", text="t", start=0, end=1, metadata=meta) for i, meta in enumerate([
+        {"page": 3}, {"page": 3, "page_start": 3, "page_end": 5}, {"page": 7}, {"section": "A"}, {"page": "3"}])]
+    assert filter_mask(chunks, {"page": "3"}).tolist() == [True, True, False, False, True]  # as --filter page=3 gives it
+    assert filter_mask(chunks, {"page": 4}).tolist() == [False, True, False, False, False]
+    assert filter_mask(chunks, {"page": ["5", 7]}).tolist() == [False, True, True, False, False]
+    assert filter_mask(chunks, {"page": 3}).tolist() == [True, True, False, False, True]
+    assert filter_mask(chunks, {"section": "A"}).tolist() == [False, False, False, True, False]
+    assert filter_mask(chunks, {"page": True}).tolist() == [False] * 5  # a bool is not the page number 1
+
+
+def test_citations_show_page_and_section_when_known():
+    from smallrag.core.types import Chunk, Citation
+
+    def cite(meta):
+        return Citation.of(2, Chunk(id="c", doc_id="m.pdf", text="t", start=0, end=1, metadata=meta))
+
+    assert cite({"page": 14}).location == "p. 14"
+    assert cite({"page": 14}).to_json() == {"n": 2, "doc_id": "m.pdf", "chunk_id": "c", "text": "t", "page": 14}
+    spanning = cite({"page": 3, "page_start": 3, "page_end": 4, "section": "Install > Linux"})
+    assert spanning.location == "pp. 3\u20134 \u00a7 Install > Linux"
+    assert spanning.to_json()["page_end"] == 4 and spanning.to_json()["section"] == "Install > Linux"
+    plain = cite({"source": "m.pdf", "page": "x", "section": ""})
+    assert plain.location == "" and set(plain.to_json()) == {"n", "doc_id", "chunk_id", "text"}
