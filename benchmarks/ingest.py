@@ -724,7 +724,8 @@ def window_around(text_norm: str, needle: str, words: int = 5) -> str:
     return needle
 
 
-def e2e(work: Path, files: list[CorpusFile], articles: dict[str, Article], tmp: Path, verbose: bool) -> dict[str, Any]:
+def e2e(work: Path, files: list[CorpusFile], articles: dict[str, Article], tmp: Path, verbose: bool,
+        n_answers: int = 0) -> dict[str, Any]:
     from smallrag.core.types import Document
     from smallrag.eval.qa import normalize_answer
     from smallrag.indexes.builder import build_index
@@ -810,7 +811,48 @@ def e2e(work: Path, files: list[CorpusFile], articles: dict[str, Article], tmp: 
                 "as pypdf reads them")
     out["diff_within_target"] = (abs(out["recall@5_diff"]) <= TARGETS["e2e_diff"]
                                  and abs(out["answer_recall@5_diff"]) <= TARGETS["e2e_diff"])
+    if n_answers:
+        out["answers"] = answered_pages(tmp / "index-pdf", questions, pages_of, n_answers, encoder)
     return out
+
+
+def answered_pages(index: Path, questions, pages_of: dict[str, list[str]], limit: int, encoder) -> dict[str, Any]:
+    """The default generator answers `limit` questions (spread over the articles) from the PDF
+    index, with the default verifier and evidence citations. For each answer that holds a gold
+    answer: does a citation's page range cover a page on which that answer is printed?"""
+    from smallrag import RAG
+    from smallrag.eval.qa import normalize_answer
+
+    step = max(1, len(questions) // limit)
+    chosen = questions[::step][:limit]
+    rag = RAG.from_index(index, encoder=encoder)
+    correct = cited_right = no_citation = 0
+    seconds = []
+    for key, question, golds in chosen:
+        started = time.perf_counter()
+        answer = rag.ask(question)
+        seconds.append(time.perf_counter() - started)
+        needle = answer_in(normalize_answer(answer.text), golds)
+        if needle is None:
+            continue
+        correct += 1
+        if not answer.citations:
+            no_citation += 1
+            continue
+        for citation in answer.citations:
+            pages = pages_of.get(Path(citation.doc_id).name, [])
+            span = range(citation.page, (citation.page_end or citation.page) + 1) if citation.page else range(0)
+            if any(f" {needle} " in f" {pages[p - 1]} " for p in span if 1 <= p <= len(pages)):
+                cited_right += 1
+                break
+    result = {"questions": len(chosen), "correct": correct, "cited_page_right": cited_right,
+              "correct_without_citation": no_citation,
+              "share_cited_page_right": round(cited_right / correct, 4) if correct else None,
+              "seconds_per_answer_p50": round(sorted(seconds)[len(seconds) // 2], 1) if seconds else None}
+    say(f"  generated answers ({rag.generator.name}, verifier {getattr(rag.verifier, 'name', None)}): "
+        f"{correct} of {len(chosen)} hold a gold answer; a citation's page shows it in {cited_right} "
+        f"({result['share_cited_page_right']}); {no_citation} correct answers cite nothing")
+    return result
 
 
 # -- main --------------------------------------------------------------------------------------------
@@ -830,6 +872,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="size of the big PDF in MB; 0 skips (default 200)")
     parser.add_argument("--repeats", type=int, default=3, help="timing runs per file, best kept (default 3)")
     parser.add_argument("--skip-e2e", action="store_true", help="skip the XQuAD index comparison")
+    parser.add_argument("--answers", type=int, default=0, metavar="N",
+                        help="also answer N questions from the PDF index with the default generator and check "
+                             "that a citation's page shows the answer (about 20 s each)")
     parser.add_argument("--verbose", action="store_true", help="print lost and surplus tokens with examples")
     args = parser.parse_args(argv)
     if args.reuse and args.work is None:
@@ -896,7 +941,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.skip_e2e and kinds["pdf"]:
             say("== end to end on XQuAD: plain-text articles vs the same articles as PDFs (hybrid, k=5) ==")
             with tempfile.TemporaryDirectory(prefix="smallrag-ingest-idx-") as tmp:
-                figures["e2e"] = e2e(work, files, by_key, Path(tmp), args.verbose)
+                figures["e2e"] = e2e(work, files, by_key, Path(tmp), args.verbose, args.answers)
     finally:
         temp.cleanup()
 

@@ -323,9 +323,14 @@ def _examples_table(records: Sequence[Mapping[str, Any]], detailed: set[int]) ->
 
 
 def _where(item: Mapping[str, Any]) -> tuple[Any, Any]:
-    """A block's page and section, from its metadata or its own keys; None when unknown."""
+    """A block's page ("14", or "2\u20133" for a chunk over two pages) and section, from its
+    metadata or its own keys; None when unknown."""
     meta = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
-    return (meta.get("page", item.get("page")), meta.get("section", item.get("section")))
+    page = meta.get("page", item.get("page"))
+    last = meta.get("page_end", item.get("page_end"))
+    if page is not None and is_number(last) and is_number(page) and last > page:
+        page = f"{page}\u2013{last}"
+    return (page, meta.get("section", item.get("section")))
 
 
 def _claims_table(claims: Sequence[Mapping[str, Any]]) -> str:

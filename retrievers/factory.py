@@ -14,7 +14,9 @@ def default_mode(index: Index) -> str:
     return "hybrid" if index.bm25 is not None and index.dense is not None else index.config.retrievers[0]
 
 
-def open_retriever(index: Index | str | Path, mode: str | None = None, *, encoder=None, method: str = "rrf"):
+def open_retriever(index: Index | str | Path, mode: str | None = None, *, encoder=None, method: str | None = None):
+    """The retriever for `mode` (None: hybrid when the index has both parts); `method` is the
+    hybrid fusion, "weighted" (default) or "rrf" (smallrag.retrievers.hybrid)."""
     from smallrag.retrievers.bm25 import BM25Retriever
     from smallrag.retrievers.dense import DenseRetriever
     from smallrag.retrievers.hybrid import HybridRetriever
@@ -31,7 +33,8 @@ def open_retriever(index: Index | str | Path, mode: str | None = None, *, encode
         raise SmallragError(f"hybrid search needs both bm25 and dense parts; index {index.path} has "
                             f"{', '.join(index.config.retrievers)}: use --mode {index.config.retrievers[0]} "
                             "or rebuild with --retrievers bm25,dense")
-    return HybridRetriever([BM25Retriever(index), DenseRetriever(index, encoder)], method=method)
+    return HybridRetriever([BM25Retriever(index), DenseRetriever(index, encoder)],
+                           **({"method": method} if method is not None else {}))
 
 
 NO_RERANKER = ("none", "off")

@@ -1,9 +1,14 @@
 """Hybrid retrieval: fuse several retrievers' rankings.
 
-`rrf` (default) is reciprocal-rank fusion, score = sum over retrievers of w / (rrf_k + rank);
-it needs no score calibration. `weighted` min-max normalises each retriever's scores over
-its candidates and sums them with the given weights. Each retriever contributes its top
-`depth` candidates."""
+`weighted` (default) min-max normalises each retriever's scores over its candidates and sums
+them with the given weights (equal by default); `rrf` is reciprocal-rank fusion, score = sum over
+retrievers of w / (rrf_k + rank). Each retriever contributes its top `depth` candidates.
+
+Why weighted by default (benchmarks/retrieval_defaults.py, training-side sets only): RRF throws
+the scores away, so a weak list drags a strong one down by rank alone. On HaluEval questions 0-7,999
+BM25 alone reaches nDCG@10 0.944 and RRF 1:1 only 0.929, below it; min-max 1:1 reaches 0.950, at
+least as good as the better part on every training set, and had the best mean of the 15 fusions
+tried (RRF and min-max, several weights and rrf_k)."""
 
 from __future__ import annotations
 
@@ -14,13 +19,14 @@ from smallrag.core.protocols import Filters, Retriever
 from smallrag.core.types import Hit
 from smallrag.retrievers.base import check_queries
 
-METHODS = ("rrf", "weighted")
+METHODS = ("weighted", "rrf")
+DEFAULT_METHOD = "weighted"
 
 
 class HybridRetriever:
     name = "hybrid"
 
-    def __init__(self, retrievers: Sequence[Retriever], *, method: str = "rrf", weights: Sequence[float] | None = None,
+    def __init__(self, retrievers: Sequence[Retriever], *, method: str = DEFAULT_METHOD, weights: Sequence[float] | None = None,
                  rrf_k: int = 60, depth: int = 100) -> None:
         if len(retrievers) < 1:
             raise SmallragError("HybridRetriever needs at least one retriever")

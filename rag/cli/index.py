@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from smallrag.cli.common import add_lock_timeout, non_negative_int, positive_int, print_json, progress_enabled
+from smallrag.core.chunking import ChunkingConfig
 
 
 def _retriever_list(text: str) -> tuple[str, ...]:
@@ -31,8 +32,8 @@ def add_parsers(sub, parent: argparse.ArgumentParser) -> None:
                        help="which parts to build: bm25, dense or bm25,dense (default)")
     build.add_argument("--model", metavar="PATH_OR_NAME", default=None,
                        help="embedding model: a local folder or a packaged name (default all-MiniLM-L6-v2)")
-    build.add_argument("--chunk-tokens", type=positive_int, default=160, metavar="N")
-    build.add_argument("--overlap", type=non_negative_int, default=32, metavar="N")
+    build.add_argument("--chunk-tokens", type=positive_int, default=ChunkingConfig.max_tokens, metavar="N")
+    build.add_argument("--overlap", type=non_negative_int, default=ChunkingConfig.overlap, metavar="N")
     build.add_argument("--faiss", choices=("flat", "hnsw"), default="flat", help="exact (flat) or HNSW search")
     build.add_argument("--bm25-variant", choices=("okapi", "bm25l", "bm25+"), default="okapi")
     build.add_argument("--stemmer", default=None, metavar="LANG", help="Snowball stemmer, e.g. english (PyStemmer)")

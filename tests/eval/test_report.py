@@ -202,6 +202,16 @@ def test_report_shows_page_and_section_when_the_record_has_them(run_dir):
     assert "Python is a programming language." in detail
 
 
+def test_report_shows_the_page_range_of_a_chunk_over_two_pages(run_dir):
+    records = read_results(run_dir / "results.jsonl")
+    q4 = next(r for r in records if r["id"] == "q4")
+    q4["response"]["hits"][0].update({"page": 2, "page_start": 2, "page_end": 3})  # as Hit.to_json writes it
+    write_report(run_dir, read_summary(run_dir), records)
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    detail = html[html.index('id="ex-3"'):]
+    assert "<td>2\u20133</td>" in detail[:detail.index("</section>")]
+
+
 def test_report_of_an_errored_example(run_dir):
     records = read_results(run_dir / "results.jsonl")
     records[0].update({"error": "question too long <for> the context", "answer": None, "response": None,

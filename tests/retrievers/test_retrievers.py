@@ -264,7 +264,7 @@ QUERIES = ["cats purr", "programming language", "capital of France", "loyal dog"
 def test_hybrid_rrf_scores_by_hand(index: Index, fake_encoder) -> None:
     bm25 = BM25Retriever(index)
     dense = DenseRetriever(index, encoder=fake_encoder)
-    hybrid = HybridRetriever([bm25, dense])
+    hybrid = HybridRetriever([bm25, dense], method="rrf")
     for query in QUERIES:
         expected: dict[str, float] = {}
         for sub in (bm25, dense):
@@ -283,7 +283,7 @@ def test_hybrid_rrf_scores_by_hand(index: Index, fake_encoder) -> None:
 def test_hybrid_rrf_with_weights_and_rrf_k(index: Index, fake_encoder) -> None:
     bm25 = BM25Retriever(index)
     dense = DenseRetriever(index, encoder=fake_encoder)
-    hybrid = HybridRetriever([bm25, dense], weights=[2.0, 0.5], rrf_k=10)
+    hybrid = HybridRetriever([bm25, dense], method="rrf", weights=[2.0, 0.5], rrf_k=10)
     query = "programming language"
     expected: dict[str, float] = {}
     for weight, sub in ((2.0, bm25), (0.5, dense)):
@@ -291,6 +291,17 @@ def test_hybrid_rrf_with_weights_and_rrf_k(index: Index, fake_encoder) -> None:
             expected[hit.chunk.id] = expected.get(hit.chunk.id, 0.0) + weight / (10 + hit.rank)
     hits = hybrid.retrieve(query, k=10)
     assert {h.chunk.id: h.score for h in hits} == pytest.approx(expected)
+
+
+def test_hybrid_default_is_min_max_with_equal_weights(index: Index, fake_encoder) -> None:
+    bm25 = BM25Retriever(index)
+    dense = DenseRetriever(index, encoder=fake_encoder)
+    default = HybridRetriever([bm25, dense])
+    explicit = HybridRetriever([bm25, dense], method="weighted", weights=[1.0, 1.0])
+    for query in QUERIES:
+        assert [(h.chunk.id, h.score) for h in default.retrieve(query, k=10)] == \
+            [(h.chunk.id, h.score) for h in explicit.retrieve(query, k=10)]
+    assert default.retrieve("cats purr", k=1)[0].score == pytest.approx(2.0)  # first in both lists
 
 
 def test_hybrid_weighted_method_by_hand(index: Index, fake_encoder) -> None:
@@ -349,10 +360,11 @@ def test_hybrid_is_deterministic(index: Index, fake_encoder, method: str) -> Non
 def test_open_retriever_defaults_to_hybrid(index_path: Path, fake_encoder) -> None:
     retriever = open_retriever(index_path, encoder=fake_encoder)
     assert isinstance(retriever, HybridRetriever)
-    assert retriever.name == "hybrid" and retriever.method == "rrf"
+    assert retriever.name == "hybrid" and retriever.method == "weighted" and retriever.weights == [1.0, 1.0]
     assert [r.name for r in retriever.retrievers] == ["bm25", "dense"]
     assert _ids(retriever.retrieve("cats purr", k=1)) == ["cats"]
     assert isinstance(open_retriever(str(index_path), "bm25"), BM25Retriever)
+    assert open_retriever(index_path, encoder=fake_encoder, method="rrf").method == "rrf"
     assert isinstance(open_retriever(index_path, "dense", encoder=fake_encoder), DenseRetriever)
 
 
@@ -418,7 +430,7 @@ def test_langchain_invoke(lc_retriever) -> None:
     assert first.page_content.startswith("Cats are small carnivorous mammals.")
     assert first.metadata["doc_id"] == "cats"
     assert first.metadata["chunk_id"] == first.id
-    assert first.metadata["score"] == pytest.approx(2 / 61)
+    assert first.metadata["score"] == pytest.approx(2.0)  # first in both lists: 1 + 1 after min-max
     assert first.metadata["rank"] == 1 and first.metadata["retriever"] == "hybrid"
     assert first.metadata["topic"] == "animals"  # chunk metadata is passed through
     assert docs[0].metadata["score"] >= docs[1].metadata["score"]
