@@ -72,10 +72,11 @@ def _parse(html: str) -> "_Element":
 def _title(tree: "_Element") -> str | None:
     """<title>, else the og:title meta tag, else the first <h1>. A <title> that is the page's
     <h1> plus the site's name ("Install - Example Docs", "Example Docs | Install") gives the <h1>."""
+    h1 = tree.xpath("//h1")[:1]
+    heading = _squash(h1[0].text_content()) if h1 else ""
     found = [_squash(item if isinstance(item, str) else item.text_content())
-             for query in ("//head/title|//title", "//meta[@property='og:title']/@content", "//h1")
-             for item in tree.xpath(query)[:1]]
-    heading = _squash(tree.xpath("//h1")[0].text_content()) if tree.xpath("//h1") else ""
+             for query in ("//head/title|//title", "//meta[@property='og:title']/@content")
+             for item in tree.xpath(query)[:1]] + [heading]
     for title in found:
         if title:
             parts = _SITE_SEPARATOR.split(title)

@@ -66,7 +66,6 @@ _LINE_END_HYPHEN = re.compile(r"(?:(?<=[^\W\d_])-|(?<=[^\W\d_]) ?[\u2010\u00ad])
 _KEPT_HYPHEN = re.compile(r"(?<=\w)[-\u2010\u2013\u2014]$")
 _HYPHENATION = "\u2010\u00ad"  # line-end hyphens that only ever mark a hyphenated word
 _WORD = re.compile(r"[^\W_]+")
-_LAST_WORD = re.compile(r"[^\W_]+$")
 _BULLET = re.compile(r"^[•◦▪‣●○■□►✓✔] ")  # each list item starts its own paragraph
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b\ufeff\ufffe]")  # U+FFFE: PDFium's hyphen mark
 _SPACES = re.compile(r"[^\S\n]+")
@@ -363,9 +362,13 @@ def _join(paragraph: str, line: str, words: set[str] | None = None) -> str:
 
 def _joined_word(head: str, line: str) -> str:
     """The word that joining `head` (which ends in the first part) and `line` would make."""
-    first = _LAST_WORD.search(head)
+    # walk back over the last word only: a regex search for "word$" would scan the whole
+    # paragraph at every hyphenated line
+    start = len(head)
+    while start > 0 and _WORD.match(head, start - 1, start):
+        start -= 1
     rest = _WORD.match(line)
-    return ((first.group() if first else "") + (rest.group() if rest else "")).casefold()
+    return (head[start:] + (rest.group() if rest else "")).casefold()
 
 
 # -- title --------------------------------------------------------------------------------------

@@ -76,31 +76,32 @@ def read_markdown(text: str) -> ReadText:
         body = line.rstrip("\r\n")
         start, offset = offset, offset + len(line)
         fence_match = _FENCE.match(body)
-        if body.strip() and _heading(body, previous) is None:
-            bare = False
-        if fence is not None:  # inside a code block until the same fence closes it
-            if fence_match and fence_match.group(1)[0] == fence[0] and len(fence_match.group(1)) >= len(fence):
-                fence = None
-            continue
-        if fence_match:
-            fence, previous = fence_match.group(1), None
+        if fence is not None or fence_match:  # a code block (or its fence): never a heading
+            if body.strip() and _heading(body, previous) is None:
+                bare = False
+            if fence is None:
+                fence, previous = fence_match.group(1), None
+            elif fence_match and fence_match.group(1)[0] == fence[0] and len(fence_match.group(1)) >= len(fence):
+                fence = None  # the same fence closes it
             continue
         heading = _heading(body, previous)
-        if heading is not None:
-            level, name, underlined = heading
-            heading_start = previous[0] if underlined else start  # a setext heading starts a line above
-            if title is None and level == 1 and name:
-                title = name
-            if bare and segments:  # "## Install" straight before "### Linux": one section, the deeper one
-                heading_start = segments.pop().start
-            _close(segments, heading_start)
-            path = headings.enter(level, name)
-            if path:
-                segments.append(Segment(heading_start, len(text), {"section": path}))
-                bare = True
-            previous = None
+        if heading is None:
+            if body.strip():
+                bare = False
+            previous = (start, body) if body.strip() else None
             continue
-        previous = (start, body) if body.strip() else None
+        level, name, underlined = heading
+        heading_start = previous[0] if underlined else start  # a setext heading starts a line above
+        if title is None and level == 1 and name:
+            title = name
+        if bare and segments:  # "## Install" straight before "### Linux": one section, the deeper one
+            heading_start = segments.pop().start
+        _close(segments, heading_start)
+        path = headings.enter(level, name)
+        if path:
+            segments.append(Segment(heading_start, len(text), {"section": path}))
+            bare = True
+        previous = None
     return ReadText(text, title, tuple(segments))
 
 
