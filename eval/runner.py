@@ -28,6 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from smallrag.indexes.location import describe_location, is_database_url
 from smallrag.core.checks import check_int, is_number
 from smallrag.core.errors import SmallragError
 from smallrag.eval.datasets import EvalDataset, EvalExample, load_eval_dataset
@@ -65,7 +66,8 @@ class RagSpec:
                               generator_options=dict(self.generator_options), **options)
 
     def describe(self) -> dict[str, Any]:
-        return {"index": str(Path(self.index).resolve()), "generator_spec": self.generator, "mode": self.mode,
+        return {"index": describe_location(self.index) if is_database_url(self.index) else str(Path(self.index).resolve()),
+                "generator_spec": self.generator, "mode": self.mode,
                 "generator_options": dict(self.generator_options), "options": dict(self.options)}
 
 

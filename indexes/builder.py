@@ -15,6 +15,7 @@ from smallrag.indexes.bm25 import BM25Index
 from smallrag.indexes.config import IndexConfig
 from smallrag.indexes.dense import DenseIndex
 from smallrag.indexes.index import Index, check_encoder_matches
+from smallrag.indexes.location import is_database_url, parse_database_url
 from smallrag.indexes.manifest import read_manifest, write_manifest
 from smallrag.indexes.store import save_chunks
 from smallrag.indexes.target import check_output_folder
@@ -93,7 +94,8 @@ def build_index(documents: Sequence[Document], out: str | Path, config: IndexCon
     before anything is encoded); `sources` are the paths the documents came from, which `out`
     may not be nor hold. Writers of one index queue on its lock; `lock_timeout` bounds the wait."""
     started = time.perf_counter()
-    target = check_output_folder(out, sources)
+    database = parse_database_url(out) if is_database_url(out) else None
+    target = check_output_folder(out, sources) if database is None else None
     chunks = _dedup(chunk_documents(documents, config.chunking))
     if not chunks:
         raise SmallragError(f"no text to index in {len(documents)} document(s); check the sources and file types")
@@ -102,6 +104,13 @@ def build_index(documents: Sequence[Document], out: str | Path, config: IndexCon
         encoder = encoder if encoder is not None else _default_encoder(model)
         model_info = _model_info(encoder)
         embeddings = encoder.encode([c.text for c in chunks], progress=progress)
+    if database is not None:
+        from smallrag.indexes.pg import writer
+
+        counts = writer.build(database, chunks, embeddings, config, model_info, progress=progress,
+                              lock_timeout=lock_timeout, started=started)
+        return BuildReport(database.shown, counts.documents, counts.chunks, added_chunks=counts.added,
+                           skipped_files=list(skipped_files), seconds=time.perf_counter() - started)
     with writer_lock(target, lock_timeout):
         # what another writer left there while we encoded (a link moved meanwhile is refused too)
         if check_output_folder(out, sources) != target:
@@ -128,11 +137,36 @@ def add_documents(path: str | Path, documents: Sequence[Document], *, encoder=No
                   lock_timeout: float | None = None) -> BuildReport:
     """Add or update documents. A document id already in the index is replaced by the new
     version; chunks whose content hash is unchanged keep their vectors (nothing re-encoded).
-    The whole read-modify-write holds the index's writer lock, so concurrent adds all land."""
+    The whole read-modify-write holds the index's writer lock, so concurrent adds all land.
+    `path` may be a postgresql:// URL (one transaction there)."""
+    if is_database_url(path):
+        return _add_to_database(parse_database_url(path), documents, encoder=encoder, model=model,
+                                progress=progress, skipped_files=skipped_files, lock_timeout=lock_timeout)
     _check_exists(path)
     with writer_lock(path, lock_timeout):
         return _add_documents(path, documents, encoder=encoder, model=model, progress=progress,
                               skipped_files=skipped_files)
+
+
+def _add_to_database(location, documents: Sequence[Document], *, encoder, model: str | None, progress: bool,
+                     skipped_files: Sequence[dict[str, str]], lock_timeout: float | None) -> BuildReport:
+    from smallrag.indexes.index import load_index_encoder
+    from smallrag.indexes.pg import writer
+
+    started = time.perf_counter()
+
+    def encoder_for(model_info):
+        chosen = encoder if encoder is not None else _default_encoder(model) if model is not None else None
+        if chosen is None:
+            return load_index_encoder(model_info, location.shown)
+        check_encoder_matches(chosen, model_info, location.shown)
+        return chosen
+
+    counts = writer.add(location, lambda config: chunk_documents(documents, config.chunking), encoder_for,
+                        progress=progress, lock_timeout=lock_timeout, doc_ids=[d.id for d in documents])
+    return BuildReport(location.shown, counts.documents, counts.chunks, added_chunks=counts.added,
+                       unchanged_chunks=counts.unchanged, removed_chunks=counts.removed,
+                       skipped_files=list(skipped_files), seconds=time.perf_counter() - started)
 
 
 def _add_documents(path: str | Path, documents: Sequence[Document], *, encoder, model: str | None,
@@ -174,6 +208,13 @@ def delete_documents(path: str | Path, doc_ids: Sequence[str], *, progress: bool
     """Remove every chunk of the given document ids; unknown ids are an error and change nothing."""
     if not doc_ids:
         raise SmallragError("no document ids given; pass --doc-id ID (see `smallrag index info` for ids)")
+    if is_database_url(path):
+        from smallrag.indexes.pg import writer
+
+        started = time.perf_counter()
+        counts = writer.delete(parse_database_url(path), doc_ids, lock_timeout=lock_timeout)
+        return BuildReport(str(parse_database_url(path)), counts.documents, counts.chunks,
+                           removed_chunks=counts.removed, seconds=time.perf_counter() - started)
     _check_exists(path)
     with writer_lock(path, lock_timeout):
         return _delete_documents(path, doc_ids, progress=progress)

@@ -5,23 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 
 from smallrag.indexes.index import Index
+from smallrag.indexes.opening import open_index
 from smallrag.core.errors import SmallragError
 
 MODES = ("bm25", "dense", "hybrid")
 
 
-def default_mode(index: Index) -> str:
-    return "hybrid" if index.bm25 is not None and index.dense is not None else index.config.retrievers[0]
+def default_mode(index) -> str:
+    return "hybrid" if index.config.has_bm25 and index.config.has_dense else index.config.retrievers[0]
 
 
-def open_retriever(index: Index | str | Path, mode: str | None = None, *, encoder=None, method: str | None = None):
-    """The retriever for `mode` (None: hybrid when the index has both parts); `method` is the
-    hybrid fusion, "weighted" (default) or "rrf" (smallrag.retrievers.hybrid)."""
-    from smallrag.retrievers.bm25 import BM25Retriever
-    from smallrag.retrievers.dense import DenseRetriever
+def open_retriever(index, mode: str | None = None, *, encoder=None, method: str | None = None):
+    """The retriever for `mode` (None: hybrid when the index has both parts) over an index folder,
+    a postgresql:// URL (smallrag.indexes.location) or an open index of either store; `method` is
+    the hybrid fusion, "weighted" (default) or "rrf" (smallrag.retrievers.hybrid)."""
     from smallrag.retrievers.hybrid import HybridRetriever
 
-    index = index if isinstance(index, Index) else Index.open(index)
+    index = open_index(index, verify=True)
+    if isinstance(index, Index):
+        from smallrag.retrievers.bm25 import BM25Retriever
+        from smallrag.retrievers.dense import DenseRetriever
+    else:
+        from smallrag.retrievers.pg import PgBM25Retriever as BM25Retriever
+        from smallrag.retrievers.pg import PgDenseRetriever as DenseRetriever
     mode = mode if mode is not None else default_mode(index)
     if mode not in MODES:
         raise SmallragError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -29,7 +35,7 @@ def open_retriever(index: Index | str | Path, mode: str | None = None, *, encode
         return BM25Retriever(index)
     if mode == "dense":
         return DenseRetriever(index, encoder)
-    if index.bm25 is None or index.dense is None:
+    if not (index.config.has_bm25 and index.config.has_dense):
         raise SmallragError(f"hybrid search needs both bm25 and dense parts; index {index.path} has "
                             f"{', '.join(index.config.retrievers)}: use --mode {index.config.retrievers[0]} "
                             "or rebuild with --retrievers bm25,dense")

@@ -6,6 +6,7 @@ a model folder copies it first (shutil.copytree) or builds its own in tmp_path."
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -71,3 +72,36 @@ def bm25(animal_bm25_index: Path):
     from smallrag.retrievers.factory import open_retriever
 
     return open_retriever(animal_bm25_index, "bm25")
+
+
+# -- a real PostgreSQL server with pgvector (pgserver), started by the test suite itself ---------
+
+@pytest.fixture(scope="session")
+def pg_server_url():
+    """The base URL of a PostgreSQL 16 + pgvector server embedded by the `pgserver` package,
+    started once per session in a fresh data folder (as root, pgserver runs it as its own
+    `pgserver` system user, so the folder is made outside pytest's private tmp tree)."""
+    import shutil
+    import tempfile
+
+    import pgserver
+
+    folder = tempfile.mkdtemp(prefix="smallrag-pg-")
+    server = pgserver.get_server(folder, cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server_url, request) -> str:
+    """A URL naming a fresh index (by test) in the session's server."""
+    import re
+
+    name = f"t{next(_PG_NAMES)}_" + re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:30]
+    return f"{pg_server_url}&index={name}"
+
+
+_PG_NAMES = itertools.count()

@@ -73,7 +73,15 @@ def _build_index(dataset, index: str, progress: bool) -> None:
     """Build `index` from the dataset's own corpus unless it exists, so gold document ids match."""
     from pathlib import Path
 
-    if Path(index).exists():
+    from smallrag.indexes.location import is_database_url
+
+    if is_database_url(index):
+        from smallrag.indexes.pg.store import index_exists
+
+        exists = index_exists(index)
+    else:
+        exists = Path(index).exists()
+    if exists:
         print(f"smallrag: using the existing index {index} (--build-index builds only a missing one)",
               file=sys.stderr)
         return
@@ -132,7 +140,8 @@ def add_parsers(sub, parent: argparse.ArgumentParser) -> None:
     run.add_argument("--dataset", required=True, metavar="FILE",
                      help='SQuAD-format .json, .jsonl of {"id", "question", "answers"?, "gold_doc_ids"?}, '
                           "or a BEIR-style folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
-    run.add_argument("--index", required=True, metavar="DIR", help="index folder to answer from")
+    run.add_argument("--index", required=True, metavar="DIR_OR_URL",
+                     help="index folder (or postgresql:// URL) to answer from")
     run.add_argument("--build-index", action="store_true",
                      help="build --index from the dataset's corpus (SQuAD paragraphs, BEIR corpus) if it does not "
                           "exist, so the gold document ids match the index's")

@@ -8,6 +8,7 @@ from typing import Sequence
 
 from smallrag.cli.common import add_lock_timeout, non_negative_int, positive_int, print_json, progress_enabled
 from smallrag.core.chunking import ChunkingConfig
+from smallrag.indexes.location import is_database_url, parse_database_url
 
 
 def _retriever_list(text: str) -> tuple[str, ...]:
@@ -25,9 +26,9 @@ def add_parsers(sub, parent: argparse.ArgumentParser) -> None:
     build = index_sub.add_parser("build", help="build an index from files or folders", parents=[parent])
     build.add_argument("sources", nargs="+", metavar="SRC",
                        help="files or folders (.txt .md .json .jsonl .csv .pdf .html .htm .docx)")
-    build.add_argument("--out", required=True, metavar="DIR",
+    build.add_argument("--out", required=True, metavar="DIR_OR_URL",
                        help="index folder to write: a new path, an empty folder, or an index to replace atomically "
-                            "(anything else is refused)")
+                            "(anything else is refused); or postgresql://USER@HOST:PORT/DB[?index=NAME]")
     build.add_argument("--retrievers", type=_retriever_list, default=("bm25", "dense"),
                        help="which parts to build: bm25, dense or bm25,dense (default)")
     build.add_argument("--model", metavar="PATH_OR_NAME", default=None,
@@ -43,7 +44,7 @@ def add_parsers(sub, parent: argparse.ArgumentParser) -> None:
     build.set_defaults(handler=cmd_index_build)
 
     add = index_sub.add_parser("add", help="add or update documents in an index", parents=[parent])
-    add.add_argument("index", metavar="DIR")
+    add.add_argument("index", metavar="DIR_OR_URL")
     add.add_argument("sources", nargs="+", metavar="SRC")
     add.add_argument("--model", metavar="PATH_OR_NAME", default=None,
                      help="must be the model the index was built with (checked)")
@@ -53,14 +54,14 @@ def add_parsers(sub, parent: argparse.ArgumentParser) -> None:
     add.set_defaults(handler=cmd_index_add)
 
     delete = index_sub.add_parser("delete", help="delete documents by id", parents=[parent])
-    delete.add_argument("index", metavar="DIR")
+    delete.add_argument("index", metavar="DIR_OR_URL")
     delete.add_argument("--doc-id", dest="doc_ids", action="append", nargs="+", required=True, metavar="ID")
     delete.add_argument("--json", action="store_true")
     add_lock_timeout(delete)
     delete.set_defaults(handler=cmd_index_delete)
 
     info = index_sub.add_parser("info", help="describe and verify an index", parents=[parent])
-    info.add_argument("index", metavar="DIR")
+    info.add_argument("index", metavar="DIR_OR_URL")
     info.add_argument("--json", action="store_true")
     info.set_defaults(handler=cmd_index_info)
 
@@ -106,7 +107,12 @@ def cmd_index_build(args: argparse.Namespace) -> int:
         from smallrag.indexes.tokenizer import Tokenizer
 
         Tokenizer(config.tokenizer)
-    check_output_folder(args.out, args.sources)  # before reading any source: --out is never a user's folder
+    if is_database_url(args.out):  # reachable, with pgvector, before reading any source
+        from smallrag.indexes.pg.connection import connect
+
+        connect(parse_database_url(args.out), create_extension=True).close()
+    else:
+        check_output_folder(args.out, args.sources)  # before reading any source: --out is never a user's folder
     documents, skipped = _load_sources(args.sources, args.text_column, progress_enabled(args))
     report = build_index(documents, args.out, config, model=args.model, progress=progress_enabled(args),
                          skipped_files=skipped, sources=args.sources, lock_timeout=args.lock_timeout)
@@ -118,7 +124,12 @@ def cmd_index_add(args: argparse.Namespace) -> int:
     from smallrag.indexes.builder import add_documents
     from smallrag.indexes.manifest import read_manifest
 
-    read_manifest(Path(args.index), verify=False)  # a missing index fails before reading sources
+    if is_database_url(args.index):  # a missing index fails before reading sources
+        from smallrag.indexes.pg.store import PgIndex
+
+        PgIndex.open(args.index).close()
+    else:
+        read_manifest(Path(args.index), verify=False)
     documents, skipped = _load_sources(args.sources, args.text_column, progress_enabled(args))
     report = add_documents(args.index, documents, model=args.model, progress=progress_enabled(args),
                            skipped_files=skipped, lock_timeout=args.lock_timeout)
@@ -135,14 +146,36 @@ def cmd_index_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _database_info(url: str) -> dict:
+    from smallrag.indexes.pg.store import PgIndex
+
+    index = PgIndex.open(url)
+    try:
+        info = index.info()
+    finally:
+        index.close()
+    manifest = info["manifest"]
+    return {"path": index.path, "verified": True, "store": "postgresql",
+            "format_version": manifest["format_version"], "smallrag_version": manifest["smallrag_version"],
+            "created_at": manifest.get("created_at"), "updated_at": manifest.get("updated_at"),
+            "retrievers": list(index.config.retrievers), "counts": manifest["counts"], "model": manifest.get("model"),
+            "config": manifest["config"], "bytes": info["bytes"]}
+
+
 def cmd_index_info(args: argparse.Namespace) -> int:
     from smallrag.indexes.index import Index
 
-    index = Index.open(args.index, verify=True)
+    data = _database_info(args.index) if is_database_url(args.index) else _folder_info(Index.open(args.index, verify=True))
+    _print_info(data, args)
+    return 0
+
+
+def _folder_info(index) -> dict:
     manifest = index.manifest
-    data = {
+    return {
         "path": str(index.path),
         "verified": True,
+        "store": "folder",
         "format_version": manifest["format_version"],
         "smallrag_version": manifest["smallrag_version"],
         "created_at": manifest.get("created_at"),
@@ -153,11 +186,15 @@ def cmd_index_info(args: argparse.Namespace) -> int:
         "config": manifest["config"],
         "bytes": sum(f["bytes"] for f in manifest["files"].values()),
     }
+
+
+def _print_info(data: dict, args: argparse.Namespace) -> None:
     if args.json:
         print_json(data)
-        return 0
+        return
     counts = data["counts"]
-    print(f"index {data['path']} (format {data['format_version']}, smallrag {data['smallrag_version']}) — verified")
+    checked = "verified" if data["store"] == "folder" else "in PostgreSQL"
+    print(f"index {data['path']} (format {data['format_version']}, smallrag {data['smallrag_version']}) — {checked}")
     print(f"  {counts['documents']} documents, {counts['chunks']} chunks, {counts['vocabulary']} BM25 terms, "
           f"{_human_bytes(data['bytes'])}")
     print(f"  retrievers: {', '.join(data['retrievers'])}")
@@ -165,7 +202,6 @@ def cmd_index_info(args: argparse.Namespace) -> int:
         print(f"  model: {data['model']['name']} (dim {data['model']['dimension']}, "
               f"fingerprint {data['model']['fingerprint']}) at {data['model']['path']}")
     print(f"  built {data['created_at']}, updated {data['updated_at']}")
-    return 0
 
 
 def _human_bytes(n: float) -> str:

@@ -16,7 +16,7 @@ QUERY_EXAMPLE = '{"id": 1, "text": "..."}'
 
 def add_parsers(sub, parent: argparse.ArgumentParser) -> None:
     search = sub.add_parser("search", help="search an index", parents=[parent])
-    search.add_argument("index", metavar="DIR")
+    search.add_argument("index", metavar="DIR_OR_URL")
     what = search.add_mutually_exclusive_group(required=True)
     what.add_argument("--query", type=query_text, metavar="TEXT")
     what.add_argument("--queries", metavar="FILE.jsonl", help='lines {"id": ..., "text": ...}')
@@ -45,10 +45,10 @@ def read_queries(path: str) -> list[tuple[Any, str]]:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from smallrag.indexes.index import Index
+    from smallrag.indexes.opening import open_index
     from smallrag.retrievers.factory import open_retriever
 
-    index = Index.open(args.index, verify=False)  # sizes checked; `index info` verifies hashes
+    index = open_index(args.index, verify=False)  # sizes checked; `index info` verifies hashes
     queries = [(None, args.query)] if args.query is not None else read_queries(args.queries)
     filters = filters_from_args(args.filters)
     retriever = open_retriever(index, args.mode)

@@ -1,0 +1,1 @@
+"""The PostgreSQL + pgvector index store (postgresql:// URLs); psycopg is imported in connection.py only."""

@@ -1,0 +1,121 @@
+"""The tables of a PostgreSQL index and its manifest row.
+
+One schema per index (`smallrag_<name>`, the name checked by smallrag.indexes.location, so it is
+safe inside SQL text):
+
+- chunks(row, id, doc_id, title, text, start_offset, end_offset, metadata JSONB, length): `row`
+  orders chunks as the folder store's line numbers do (ties break on it), `length` is the chunk's
+  BM25 token count;
+- terms(id, term, df) and postings(term_id, row, tf): BM25 is computed from these in SQL;
+- embeddings(row, embedding vector(D)), with an HNSW index when the index was built with
+  `--faiss hnsw` (inner product on unit vectors);
+- meta(key, value JSONB): the manifest (format, version, settings, model fingerprint, counts)
+  and the BM25 global statistics (n_docs, total_length, idf_mean).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from smallrag.core.errors import IndexFormatError
+from smallrag.core.version import __version__
+from smallrag.indexes.location import DatabaseLocation
+
+FORMAT = "smallrag-index-postgres"
+FORMAT_VERSION = 1
+MANIFEST_KEY = "manifest"
+STATS_KEY = "bm25_stats"
+
+
+def table(location: DatabaseLocation, name: str) -> str:
+    return f'"{location.schema}".{name}'
+
+
+def schema_state(conn: Any, location: DatabaseLocation) -> str:
+    """'missing', 'ours' (a meta table naming our format) or 'foreign' (a schema of that name
+    that smallrag did not write: never replaced)."""
+    exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (location.schema,)).fetchone()
+    if exists is None:
+        return "missing"
+    has_meta = conn.execute("SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = 'meta'",
+                            (location.schema,)).fetchone()
+    if has_meta is None:
+        return "foreign"
+    row = conn.execute(f"SELECT value FROM {table(location, 'meta')} WHERE key = %s", (MANIFEST_KEY,)).fetchone()
+    return "ours" if row is not None and isinstance(row[0], dict) and row[0].get("format") == FORMAT else "foreign"
+
+
+def create_tables(conn: Any, location: DatabaseLocation, dimension: int | None) -> None:
+    t = lambda name: table(location, name)  # noqa: E731
+    conn.execute(f'CREATE SCHEMA "{location.schema}"')
+    conn.execute(f"CREATE TABLE {t('meta')} (key text PRIMARY KEY, value jsonb NOT NULL)")
+    conn.execute(f"""CREATE TABLE {t('chunks')} (
+        row bigint PRIMARY KEY, id text NOT NULL UNIQUE, doc_id text NOT NULL, title text, text text NOT NULL,
+        start_offset integer NOT NULL, end_offset integer NOT NULL, metadata jsonb NOT NULL,
+        length integer NOT NULL)""")
+    conn.execute(f"CREATE TABLE {t('terms')} (id integer PRIMARY KEY, term text NOT NULL UNIQUE, df integer NOT NULL)")
+    conn.execute(f"CREATE TABLE {t('postings')} (term_id integer NOT NULL, row bigint NOT NULL, tf integer NOT NULL)")
+    if dimension is not None:
+        conn.execute(f"CREATE TABLE {t('embeddings')} (row bigint PRIMARY KEY, embedding vector({int(dimension)}) NOT NULL)")
+
+
+def create_indexes(conn: Any, location: DatabaseLocation, hnsw: dict[str, int] | None) -> None:
+    """Secondary indexes, made after the bulk load (faster than maintaining them row by row)."""
+    t = lambda name: table(location, name)  # noqa: E731
+    conn.execute(f"CREATE INDEX ON {t('chunks')} (doc_id)")
+    conn.execute(f"CREATE INDEX ON {t('chunks')} USING gin (metadata)")
+    conn.execute(f"ALTER TABLE {t('postings')} ADD PRIMARY KEY (term_id, row)")
+    conn.execute(f"CREATE INDEX ON {t('postings')} (row)")
+    if hnsw is not None:
+        conn.execute(f"CREATE INDEX ON {t('embeddings')} USING hnsw (embedding vector_ip_ops) "
+                     f"WITH (m = {int(hnsw['m'])}, ef_construction = {int(hnsw['ef_construction'])})")
+
+
+def write_meta(conn: Any, location: DatabaseLocation, key: str, value: dict[str, Any]) -> None:
+    conn.execute(f"INSERT INTO {table(location, 'meta')} (key, value) VALUES (%s, %s::jsonb) "
+                 "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, json.dumps(value)))
+
+
+def new_manifest(body: dict[str, Any]) -> dict[str, Any]:
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "smallrag_version": __version__,
+            "created_at": body.pop("created_at", None) or now, "updated_at": now, **body}
+
+
+def read_meta(conn: Any, location: DatabaseLocation) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(manifest, BM25 statistics), checked: a missing or foreign schema, or a newer format, is
+    refused with the command that fixes it."""
+    rebuild = f"rebuild it with: smallrag index build SRC... --out '{location.shown}'"
+    state = schema_state(conn, location)
+    if state == "missing":
+        raise IndexFormatError(f"no index named {location.name!r} in {location.shown}; build one with: "
+                               f"smallrag index build SRC... --out '{location.shown}'")
+    if state == "foreign":
+        raise IndexFormatError(f"schema {location.schema} in {location.shown} is not a smallrag index; pick "
+                               "another name with ?index=NAME")
+    rows = dict(conn.execute(f"SELECT key, value FROM {table(location, 'meta')}").fetchall())
+    manifest, stats = rows.get(MANIFEST_KEY), rows.get(STATS_KEY)
+    version = manifest.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise IndexFormatError(f"index {location.shown} has no valid format_version; {rebuild}")
+    if version > FORMAT_VERSION:
+        raise IndexFormatError(f"index {location.shown} has format {version}, newer than this smallrag "
+                               f"({__version__}) reads (format {FORMAT_VERSION}); upgrade smallrag or {rebuild}")
+    if not isinstance(stats, dict) or not isinstance(manifest.get("config"), dict):
+        raise IndexFormatError(f"index {location.shown} lacks its settings or statistics; {rebuild}")
+    return manifest, stats
+
+
+def refresh_stats(conn: Any, location: DatabaseLocation, next_row: int, next_term: int) -> dict[str, Any]:
+    """Recompute the BM25 global statistics from the tables (exact, as the folder store's rebuild
+    is): chunk count, total length, and the mean Okapi idf over the vocabulary (its floor)."""
+    n_docs, total = conn.execute(f"SELECT count(*), coalesce(sum(length), 0) FROM {table(location, 'chunks')}").fetchone()
+    idf_mean, vocabulary = conn.execute(
+        f"SELECT avg(ln(%s - df + 0.5) - ln(df + 0.5)), count(*) FROM {table(location, 'terms')}",
+        (int(n_docs),)).fetchone()
+    stats = {"n_docs": int(n_docs), "total_length": int(total), "idf_mean": float(idf_mean or 0.0),
+             "vocabulary": int(vocabulary), "next_row": int(next_row), "next_term": int(next_term)}
+    write_meta(conn, location, STATS_KEY, stats)
+    return stats
