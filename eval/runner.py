@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import platform
-import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from smallrag.indexes.location import describe_location, is_database_url
 from smallrag.core.checks import check_int, is_number
+from smallrag.core.ray_session import import_ray, ray_session
 from smallrag.core.errors import SmallragError
 from smallrag.eval.datasets import EvalDataset, EvalExample, load_eval_dataset
 from smallrag.eval.per import DEFAULT_CPU_WATTS, DEFAULT_GRID_INTENSITY, energy_estimate
@@ -41,7 +41,6 @@ logger = logging.getLogger(__name__)
 RUN_FILE = "run.json"
 ENGINES = ("local", "ray")
 DEFAULT_EXAMPLE_TIMEOUT = 900.0  # seconds one Ray worker may take for one example
-RAY_INSTALL = "install with pip install 'smallrag[ray]'"
 _VERSIONED = ("smallrag", "numpy", "ranx", "llama-cpp-python", "transformers", "torch", "sentence-transformers",
               "faiss-cpu", "ray")
 
@@ -183,7 +182,7 @@ def run_eval(dataset: EvalDataset | str | Path, rag: Any, out_dir: str | Path, *
         raise SmallragError("the ray engine needs a RagSpec or a factory (a picklable callable returning a RAG): "
                             "each worker builds its own pipeline")
     if engine == "ray":
-        _import_ray()
+        import_ray()
 
     # Built once here even for Ray: options fail before any worker starts, and the description
     # (which a resumed run must match) is the same for both engines. Models load on first use.
@@ -254,14 +253,6 @@ def _warn_if_gold_ids_never_match(records: Sequence[dict[str, Any]]) -> None:
 
 # -- Ray --------------------------------------------------------------------------------------
 
-def _import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise SmallragError(f"--engine ray needs Ray, which is not installed: {RAY_INSTALL}") from None
-    return ray
-
-
 class _Worker:
     """A Ray actor: builds its pipeline once, then answers examples one at a time."""
 
@@ -293,15 +284,15 @@ def _share_cpus(factory: Callable[[], Any], workers: int) -> Callable[[], Any]:
 def _run_ray(factory: Callable[[], Any], pending: Sequence[tuple[int, EvalExample]],
              keep: Callable[[dict[str, Any]], None], *, workers: int | None, nli: Any, timeout: float,
              filters: Any) -> None:
-    ray = _import_ray()
     count = min(workers if workers is not None else (os.cpu_count() or 1), len(pending))
-    started_here = not ray.is_initialized()
-    if started_here:
-        # Workers import smallrag (and whatever module a factory lives in) from the driver's path.
-        path = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": path, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                                           "TOKENIZERS_PARALLELISM": "false"}})
+    # Workers import smallrag (and whatever module a factory lives in) from the driver's path.
+    with ray_session() as ray:
+        _run_actors(ray, factory, pending, keep, count=count, nli=nli, timeout=timeout, filters=filters)
+
+
+def _run_actors(ray: Any, factory: Callable[[], Any], pending: Sequence[tuple[int, EvalExample]],
+                keep: Callable[[dict[str, Any]], None], *, count: int, nli: Any, timeout: float,
+                filters: Any) -> None:
     remote = ray.remote(num_cpus=0)(_Worker)  # as many actors as asked, whatever Ray thinks the CPUs are
     worker_factory = _share_cpus(factory, count)
     actors = [remote.remote(worker_factory, nli, f"ray-{i}", filters) for i in range(count)]
@@ -334,5 +325,3 @@ def _run_ray(factory: Callable[[], Any], pending: Sequence[tuple[int, EvalExampl
     finally:
         for actor in actors:
             ray.kill(actor)
-        if started_here:
-            ray.shutdown()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any, Callable, Sequence
 
 from smallrag.core.checks import shown

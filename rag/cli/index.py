@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-from smallrag.cli.common import add_lock_timeout, non_negative_int, positive_int, print_json, progress_enabled
+from smallrag.cli.common import (UsageError, add_lock_timeout, non_negative_int, positive_int, print_json,
+                                 progress_enabled)
 from smallrag.core.chunking import ChunkingConfig
 from smallrag.indexes.location import is_database_url, parse_database_url
 
@@ -39,6 +40,13 @@ def add_parsers(sub, parent: argparse.ArgumentParser) -> None:
     build.add_argument("--bm25-variant", choices=("okapi", "bm25l", "bm25+"), default="okapi")
     build.add_argument("--stemmer", default=None, metavar="LANG", help="Snowball stemmer, e.g. english (PyStemmer)")
     build.add_argument("--text-column", default="text", help="field/column holding the text in json/jsonl/csv")
+    build.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="where chunks are encoded: this process, or Ray workers (pip install 'smallrag[ray]')")
+    build.add_argument("--ray-address", default=None, metavar="auto|HOST:PORT",
+                       help="--engine ray: join this Ray cluster (auto: the one this machine belongs to); "
+                            "default: start a local Ray")
+    build.add_argument("--ray-workers", type=positive_int, default=None, metavar="N",
+                       help="--engine ray: encoding workers (default: one per CPU of the cluster)")
     build.add_argument("--json", action="store_true", help="print one JSON object")
     add_lock_timeout(build)
     build.set_defaults(handler=cmd_index_build)
@@ -99,10 +107,20 @@ def cmd_index_build(args: argparse.Namespace) -> int:
                          chunking=ChunkingConfig(max_tokens=args.chunk_tokens, overlap=args.overlap),
                          tokenizer=TokenizerConfig(stemmer=args.stemmer),
                          bm25=BM25Params(variant=args.bm25_variant), dense=DenseParams(faiss=args.faiss))
+    if args.engine == "local" and (args.ray_address is not None or args.ray_workers is not None):
+        raise UsageError("--ray-address and --ray-workers need --engine ray")
+    encoder = None
     if config.has_dense:
         from smallrag.core.models import resolve_embedder
 
         resolve_embedder(args.model)  # fail on a bad model before reading any file
+        if args.engine == "ray":
+            from smallrag.core.ray_session import import_ray
+            from smallrag.indexes.ray_encoder import RayEncoder, local_encoder_factory
+
+            import_ray()  # fail before reading any file when Ray is missing
+            encoder = RayEncoder(local_encoder_factory(args.model), address=args.ray_address,
+                                 workers=args.ray_workers)
     if config.tokenizer.stemmer is not None:
         from smallrag.indexes.tokenizer import Tokenizer
 
@@ -114,7 +132,7 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     else:
         check_output_folder(args.out, args.sources)  # before reading any source: --out is never a user's folder
     documents, skipped = _load_sources(args.sources, args.text_column, progress_enabled(args))
-    report = build_index(documents, args.out, config, model=args.model, progress=progress_enabled(args),
+    report = build_index(documents, args.out, config, encoder=encoder, model=args.model, progress=progress_enabled(args),
                          skipped_files=skipped, sources=args.sources, lock_timeout=args.lock_timeout)
     _print_report(report, args, "built")
     return 0

@@ -331,7 +331,7 @@ def test_the_password_comes_from_pgpassword(pg_server_url, tmp_path, monkeypatch
         # and from ~/.pgpass (PGPASSFILE names it here)
         monkeypatch.delenv("PGPASSWORD")
         passfile = tmp_path / "pgpass"
-        passfile.write_text(f"*:*:*:smallrag_pw:s3cret-pw\n")
+        passfile.write_text("*:*:*:smallrag_pw:s3cret-pw\n")
         passfile.chmod(0o600)
         monkeypatch.setenv("PGPASSFILE", str(passfile))
         assert open_retriever(url, "bm25").retrieve("cats", 1)
