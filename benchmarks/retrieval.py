@@ -52,7 +52,7 @@ from smallrag.indexes.config import IndexConfig  # noqa: E402
 from smallrag.indexes.index import Index  # noqa: E402
 from smallrag.indexes.tokenizer import Tokenizer  # noqa: E402
 from smallrag.core.chunking import ChunkingConfig  # noqa: E402
-from smallrag.retrievers.base import top_k  # noqa: E402
+from smallrag.core.topk import top_k  # noqa: E402
 from smallrag.retrievers.factory import make_reranker, open_retriever  # noqa: E402
 
 K = 100

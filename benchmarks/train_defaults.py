@@ -369,7 +369,7 @@ def bm25_top(passages: Sequence[str], queries: Sequence[str], k: int) -> np.ndar
     """Indices of the top-k passages per query by smallrag's BM25 (okapi, English stopwords)."""
     from smallrag.indexes.bm25 import BM25Index
     from smallrag.indexes.tokenizer import Tokenizer
-    from smallrag.retrievers.base import top_k
+    from smallrag.core.topk import top_k
 
     tokenize = Tokenizer()
     index = BM25Index.build([tokenize(p) for p in passages])

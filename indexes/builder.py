@@ -11,17 +11,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from smallrag.core.atomic import atomic_folder, recover_interrupted_swap, writer_lock
-from smallrag.indexes.bm25 import BM25Index
 from smallrag.indexes.config import IndexConfig
-from smallrag.indexes.dense import DenseIndex
-from smallrag.indexes.index import Index, check_encoder_matches
+from smallrag.indexes.index import Index
+from smallrag.indexes.index_encoder import check_encoder_matches
 from smallrag.indexes.location import is_database_url, parse_database_url
-from smallrag.indexes.manifest import read_manifest, write_manifest
-from smallrag.indexes.store import save_chunks
+from smallrag.indexes.manifest import read_manifest
+from smallrag.indexes.segment_writer import apply_changes, finish_counts, remove_orphans, write_fresh
+from smallrag.indexes.segmented import SegmentedIndex
 from smallrag.indexes.target import check_output_folder
-from smallrag.indexes.tokenizer import Tokenizer
 from smallrag.core.chunking import chunk_documents
-from smallrag.core.progress import track
 from smallrag.core.errors import SmallragError, UnsafeOutputError
 from smallrag.core.types import Chunk, Document
 
@@ -58,32 +56,6 @@ def _model_info(encoder) -> dict[str, Any]:
             "fingerprint": encoder.fingerprint, "dimension": encoder.dimension}
 
 
-def _write(folder: Path, chunks: Sequence[Chunk], embeddings: np.ndarray | None, config: IndexConfig,
-           model_info: dict[str, Any] | None, created_at: str | None, progress: bool, started: float) -> None:
-    save_chunks(folder, chunks)
-    vocabulary = 0
-    if config.has_bm25:
-        tokenizer = Tokenizer(config.tokenizer)
-        texts = [c.text for c in chunks]
-        tokens = [tokenizer(t) for t in _progress(texts, progress, "tokenizing")]
-        bm25 = BM25Index.build(tokens, config.bm25)
-        bm25.save(folder / "bm25")
-        vocabulary = len(bm25.vocab)
-    if config.has_dense:
-        DenseIndex(embeddings, config.dense).save(folder / "dense")
-    write_manifest(folder, {
-        "created_at": created_at if created_at is not None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "config": config.to_json(),
-        "model": model_info,
-        "counts": {"documents": len({c.doc_id for c in chunks}), "chunks": len(chunks), "vocabulary": vocabulary},
-        "build_seconds": round(time.perf_counter() - started, 3),
-    })
-
-
-def _progress(items, enabled: bool, desc: str):
-    return track(items, desc, "chunk", enabled)
-
-
 def build_index(documents: Sequence[Document], out: str | Path, config: IndexConfig = IndexConfig(), *,
                 encoder=None, model: str | None = None, progress: bool = True,
                 skipped_files: Sequence[dict[str, str]] = (), sources: Sequence[str | Path] = (),
@@ -116,7 +88,8 @@ def build_index(documents: Sequence[Document], out: str | Path, config: IndexCon
         if check_output_folder(out, sources) != target:
             raise UnsafeOutputError(f"--out {str(out)!r} changed while the index was being built; run the build again")
         with atomic_folder(target) as tmp:
-            _write(tmp, chunks, embeddings, config, model_info, None, progress, started)
+            write_fresh(tmp, chunks, embeddings, config, model_info, created_at=None, progress=progress,
+                        started=started)
     return BuildReport(str(out), len({c.doc_id for c in chunks}), len(chunks), added_chunks=len(chunks),
                        skipped_files=list(skipped_files), seconds=time.perf_counter() - started)
 
@@ -150,7 +123,7 @@ def add_documents(path: str | Path, documents: Sequence[Document], *, encoder=No
 
 def _add_to_database(location, documents: Sequence[Document], *, encoder, model: str | None, progress: bool,
                      skipped_files: Sequence[dict[str, str]], lock_timeout: float | None) -> BuildReport:
-    from smallrag.indexes.index import load_index_encoder
+    from smallrag.indexes.index_encoder import load_index_encoder
     from smallrag.indexes.pg import writer
 
     started = time.perf_counter()
@@ -169,38 +142,77 @@ def _add_to_database(location, documents: Sequence[Document], *, encoder, model:
                        skipped_files=list(skipped_files), seconds=time.perf_counter() - started)
 
 
+def _open_for_writing(path: str | Path, progress: bool) -> SegmentedIndex:
+    """The index at `path` as format 2, upgraded in place first if it is format 1, with what a
+    dead writer left removed (the caller holds the writer lock)."""
+    index = Index.open(path, verify=False)
+    if not isinstance(index, SegmentedIndex):
+        _upgrade(index, progress)
+        index = Index.open(path, verify=False)
+    remove_orphans(index.path, index.manifest)
+    return index
+
+
+def _upgrade(index: Index, progress: bool) -> None:
+    started = time.perf_counter()
+    embeddings = np.asarray(index.dense.embeddings) if index.dense is not None else None
+    with atomic_folder(index.path) as tmp:
+        write_fresh(tmp, index.chunks, embeddings, index.config, index.model_info,
+                    created_at=index.manifest.get("created_at"), progress=progress, started=started)
+    logger.info("upgraded %s from index format 1 to format 2", index.path)
+
+
+def upgrade_index(path: str | Path, *, progress: bool = False, lock_timeout: float | None = None) -> bool:
+    """Rewrite a format-1 index folder as format 2 (segments); False if it already is."""
+    _check_exists(path)
+    with writer_lock(path, lock_timeout):
+        index = Index.open(path, verify=True)
+        if isinstance(index, SegmentedIndex):
+            index.close()
+            return False
+        _upgrade(index, progress)
+    return True
+
+
+def _rows_of_documents(index: SegmentedIndex, doc_ids: Sequence[str]) -> list[int]:
+    """Global rows of the live chunks of these documents, from the metadata indexes."""
+    rows: list[int] = []
+    for offset, segment in zip(index.offsets, index.segments):
+        mask = segment.meta.mask({"doc_id": list(doc_ids)}) & ~segment.deleted
+        rows.extend(int(offset + r) for r in np.flatnonzero(mask))
+    return rows
+
+
 def _add_documents(path: str | Path, documents: Sequence[Document], *, encoder, model: str | None,
                    progress: bool, skipped_files: Sequence[dict[str, str]]) -> BuildReport:
     started = time.perf_counter()
-    index = Index.open(path)
-    config = index.config
-    if config.has_dense:
-        if encoder is None and model is not None:
-            encoder = _default_encoder(model)
-        if encoder is not None:
-            check_encoder_matches(encoder, index.model_info, index.path)
-        else:
-            encoder = index.encoder()
-    incoming = _dedup(chunk_documents(documents, config.chunking))
-    incoming_docs = {c.doc_id for c in incoming} | {d.id for d in documents}
-    incoming_ids = {c.id for c in incoming}
-    keep_rows = [i for i, c in enumerate(index.chunks) if c.doc_id not in incoming_docs or c.id in incoming_ids]
-    kept_ids = {index.chunks[i].id for i in keep_rows}
-    new_chunks = [c for c in incoming if c.id not in kept_ids]
-    chunks = [index.chunks[i] for i in keep_rows] + new_chunks
-    embeddings = None
-    if config.has_dense:
-        fresh = encoder.encode([c.text for c in new_chunks], progress=progress)
-        embeddings = np.concatenate([np.asarray(index.dense.embeddings)[keep_rows], fresh.reshape(-1, index.dense.dimension)])
-    if not chunks:
-        raise SmallragError("the update would leave the index empty; delete the folder instead")
-    with atomic_folder(index.path) as tmp:
-        _write(tmp, chunks, embeddings, config, index.model_info, index.manifest.get("created_at"), progress,
-               started)
-    return BuildReport(str(path), len({c.doc_id for c in chunks}), len(chunks), added_chunks=len(new_chunks),
-                       unchanged_chunks=len(incoming) - len(new_chunks),
-                       removed_chunks=len(index.chunks) - len(keep_rows), skipped_files=list(skipped_files),
-                       seconds=time.perf_counter() - started)
+    index = _open_for_writing(path, progress)
+    try:
+        config = index.config
+        if config.has_dense:
+            if encoder is None and model is not None:
+                encoder = _default_encoder(model)
+            if encoder is not None:
+                check_encoder_matches(encoder, index.model_info, index.path)
+            else:
+                encoder = index.encoder()
+        incoming = _dedup(chunk_documents(documents, config.chunking))
+        incoming_docs = sorted({c.doc_id for c in incoming} | {d.id for d in documents})
+        incoming_ids = {c.id for c in incoming}
+        present = {row: index.chunk_at(row) for row in _rows_of_documents(index, incoming_docs)}
+        removed = [row for row, chunk in present.items() if chunk.id not in incoming_ids]
+        kept_ids = {chunk.id for chunk in present.values() if chunk.id in incoming_ids}
+        new_chunks = [c for c in incoming if c.id not in kept_ids]
+        if len(index.chunks) - len(removed) + len(new_chunks) == 0:
+            raise SmallragError("the update would leave the index empty; delete the folder instead")
+        embeddings = encoder.encode([c.text for c in new_chunks], progress=progress) if config.has_dense else None
+        apply_changes(index, new_chunks, embeddings, removed, progress=progress)
+    finally:
+        index.close()
+    counts = finish_counts(Path(path))["counts"]
+    return BuildReport(str(path), counts["documents"], counts["chunks"], added_chunks=len(new_chunks),
+                       unchanged_chunks=len(incoming) - len(new_chunks), removed_chunks=len(removed),
+                       skipped_files=list(skipped_files), seconds=time.perf_counter() - started)
 
 
 def delete_documents(path: str | Path, doc_ids: Sequence[str], *, progress: bool = False,
@@ -222,19 +234,19 @@ def delete_documents(path: str | Path, doc_ids: Sequence[str], *, progress: bool
 
 def _delete_documents(path: str | Path, doc_ids: Sequence[str], *, progress: bool) -> BuildReport:
     started = time.perf_counter()
-    index = Index.open(path)
-    present = {c.doc_id for c in index.chunks}
-    unknown = [d for d in doc_ids if d not in present]
-    if unknown:
-        raise SmallragError(f"document id(s) {unknown} are not in index {path}; nothing was deleted")
-    drop = set(doc_ids)
-    keep_rows = [i for i, c in enumerate(index.chunks) if c.doc_id not in drop]
-    if not keep_rows:
-        raise SmallragError(f"deleting {sorted(drop)} would leave index {path} empty; delete the folder instead")
-    chunks = [index.chunks[i] for i in keep_rows]
-    embeddings = np.asarray(index.dense.embeddings)[keep_rows] if index.dense is not None else None
-    with atomic_folder(index.path) as tmp:
-        _write(tmp, chunks, embeddings, index.config, index.model_info, index.manifest.get("created_at"), progress,
-               started)
-    return BuildReport(str(path), len({c.doc_id for c in chunks}), len(chunks),
-                       removed_chunks=len(index.chunks) - len(keep_rows), seconds=time.perf_counter() - started)
+    index = _open_for_writing(path, progress)
+    try:
+        rows = _rows_of_documents(index, doc_ids)
+        present = {index.chunk_at(r).doc_id for r in rows}
+        unknown = [d for d in doc_ids if d not in present]
+        if unknown:
+            raise SmallragError(f"document id(s) {unknown} are not in index {path}; nothing was deleted")
+        if len(rows) == len(index.chunks):
+            raise SmallragError(f"deleting {sorted(set(doc_ids))} would leave index {path} empty; delete the folder "
+                                "instead")
+        apply_changes(index, [], None, rows, progress=progress)
+    finally:
+        index.close()
+    counts = finish_counts(Path(path))["counts"]
+    return BuildReport(str(path), counts["documents"], counts["chunks"], removed_chunks=len(rows),
+                       seconds=time.perf_counter() - started)

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
+
+import numpy as np
 
 from smallrag.core.atomic import recover_interrupted_swap
 from smallrag.indexes.bm25 import BM25Index
 from smallrag.indexes.config import IndexConfig
+from smallrag.indexes.index_encoder import check_encoder_matches, load_index_encoder
 from smallrag.indexes.dense import DenseIndex
 from smallrag.indexes.manifest import read_manifest
-from smallrag.indexes.store import load_chunks
+from smallrag.indexes.store import filter_mask, load_chunks
 from smallrag.indexes.tokenizer import Tokenizer
-from smallrag.core.errors import IndexFormatError, ModelMismatchError, SmallragError
-from smallrag.core.models import model_fingerprint, packaged_embedder_path
+from smallrag.core.errors import IndexFormatError, SmallragError
+from smallrag.core.topk import top_k
 from smallrag.core.types import Chunk
 
 logger = logging.getLogger(__name__)
@@ -38,6 +42,10 @@ class Index:
         path = Path(path)
         recover_interrupted_swap(path.resolve())
         manifest = read_manifest(path, verify=verify)
+        if manifest["format_version"] == 2:
+            from smallrag.indexes.segmented import SegmentedIndex, check_v2_manifest
+
+            return SegmentedIndex(path, manifest, check_v2_manifest(manifest, path))
         try:
             config = IndexConfig.from_json(manifest["config"])
             n_chunks = int(manifest["counts"]["chunks"])
@@ -56,6 +64,48 @@ class Index:
         return self.manifest.get("model")
 
     @property
+    def has_bm25(self) -> bool:
+        return self.bm25 is not None
+
+    @property
+    def has_dense(self) -> bool:
+        return self.dense is not None
+
+    def close(self) -> None:
+        """Nothing to release: a format-1 index is read whole on open."""
+
+    def embeddings(self) -> np.ndarray:
+        return np.asarray(self.dense.embeddings, dtype=np.float32)
+
+    # Queries scored at once: at most 256, and at most ~16M cells (128 MB) of dense scores.
+    _MAX_BATCH = 256
+    _MAX_CELLS = 16_000_000
+
+    def search_bm25(self, token_lists: Sequence[Sequence[str]], k: int, filters: Mapping[str, Any] | None
+                    ) -> list[list[tuple[Chunk, float]]]:
+        mask = filter_mask(self.chunks, filters)
+        out: list[list[tuple[Chunk, float]]] = []
+        step = max(1, min(self._MAX_BATCH, self._MAX_CELLS // max(1, self.bm25.n_docs)))
+        for start in range(0, len(token_lists), step):
+            scores = self.bm25.score_batch(token_lists[start:start + step])
+            if mask is not None:
+                scores[:, ~mask] = -np.inf
+            rows, top = top_k(scores, k)
+            out.extend(self._pairs(r, s) for r, s in zip(rows, top))
+        return out
+
+    def search_dense(self, vectors: np.ndarray, k: int, filters: Mapping[str, Any] | None
+                     ) -> list[list[tuple[Chunk, float]]]:
+        mask = filter_mask(self.chunks, filters)
+        if mask is not None and not mask.any():
+            return [[] for _ in vectors]
+        scores, rows = self.dense.search(vectors, k, mask)
+        return [self._pairs(r, s) for r, s in zip(rows, scores)]
+
+    def _pairs(self, rows: np.ndarray, scores: np.ndarray) -> list[tuple[Chunk, float]]:
+        return [(self.chunks[int(r)], float(s)) for r, s in zip(rows, scores) if r >= 0 and math.isfinite(s)]
+
+    @property
     def doc_ids(self) -> list[str]:
         return list(dict.fromkeys(c.doc_id for c in self.chunks))
 
@@ -69,32 +119,3 @@ class Index:
     def set_encoder(self, encoder) -> None:
         check_encoder_matches(encoder, self.model_info, self.path)
         self._encoder = encoder
-
-
-def check_encoder_matches(encoder, model_info: dict[str, Any] | None, index_path: Path) -> None:
-    if model_info is None:
-        raise SmallragError(f"index {index_path} has no dense part; rebuild it with --retrievers bm25,dense")
-    if encoder.fingerprint != model_info["fingerprint"] or encoder.dimension != model_info["dimension"]:
-        raise ModelMismatchError(
-            f"model {encoder.name!r} (fingerprint {encoder.fingerprint}, dim {encoder.dimension}) differs from "
-            f"the model index {index_path} was built with ({model_info['name']!r}, fingerprint "
-            f"{model_info['fingerprint']}, dim {model_info['dimension']}); use the index's model "
-            "(omit --model) or rebuild the index with the new one")
-
-
-def load_index_encoder(model_info: dict[str, Any] | None, index_path: Path):
-    from smallrag.indexes.encoders import SentenceTransformerEncoder
-
-    if model_info is None:
-        raise SmallragError(f"index {index_path} has no dense part; rebuild it with --retrievers bm25,dense")
-    candidates = [model_info.get("path")]
-    try:
-        candidates.append(str(packaged_embedder_path(model_info["name"])))
-    except (KeyError, SmallragError):
-        pass
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir() and model_fingerprint(Path(candidate)) == model_info["fingerprint"]:
-            return SentenceTransformerEncoder(candidate)
-    raise ModelMismatchError(
-        f"the model index {index_path} was built with ({model_info['name']!r} at {model_info.get('path')}, "
-        f"fingerprint {model_info['fingerprint']}) is not on this machine; install it or rebuild the index")

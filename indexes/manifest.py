@@ -11,9 +11,11 @@ from typing import Any
 from smallrag.core.checks import is_int
 from smallrag.core.version import __version__
 from smallrag.core.errors import IndexFormatError
+from smallrag.indexes.vocab import prefix_digest
 
 FORMAT = "smallrag-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what builds write: segments (smallrag.indexes.segmented); format 1 still opens
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 
 
@@ -91,14 +93,14 @@ def read_manifest(folder: Path, *, verify: bool = True) -> dict[str, Any]:
         raise IndexFormatError(
             f"{folder} has index format {version}, newer than this smallrag ({__version__}) reads "
             f"(format {FORMAT_VERSION}); upgrade smallrag or {rebuild}")
-    if version < FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise IndexFormatError(f"{folder} has old index format {version}; {rebuild}")
     if not isinstance(manifest.get("smallrag_version"), str):
         raise IndexFormatError(f"{path} has no valid smallrag_version; {rebuild}")
     files = manifest.get("files")
     if not isinstance(files, dict):
         raise IndexFormatError(f"{path} lists no files; {rebuild}")
-    for name in _required_files(manifest, path, rebuild):
+    for name in (_required_files(manifest, path, rebuild) if version == 1 else _required_files_v2(manifest, path, rebuild)):
         if name not in files:
             raise IndexFormatError(f"{path} does not list {name}, which this index needs; {rebuild}")
     root = folder.resolve()
@@ -108,6 +110,14 @@ def read_manifest(folder: Path, *, verify: bool = True) -> dict[str, Any]:
             raise IndexFormatError(f"{path}: the entry for {name!r} needs \"bytes\" and \"sha256\"; {rebuild}")
         if not file.is_file():
             raise IndexFormatError(f"index file {folder / name} is missing; {rebuild}")
+        if info.get("prefix") is True:  # the append-only vocabulary: the committed part is checked
+            if file.stat().st_size < info["bytes"]:
+                raise IndexFormatError(f"index file {folder / name} is truncated ({file.stat().st_size} bytes, manifest "
+                                       f"says {info['bytes']}); {rebuild}")
+            if verify and prefix_digest(file, info["bytes"]) != info["sha256"]:
+                raise IndexFormatError(f"index file {folder / name} is corrupt (sha256 differs from the manifest); "
+                                       f"{rebuild}")
+            continue
         if file.stat().st_size != info["bytes"]:
             raise IndexFormatError(
                 f"index file {folder / name} is truncated or altered ({file.stat().st_size} bytes, manifest says "
@@ -123,6 +133,26 @@ def _required_files(manifest: dict[str, Any], path: Path, rebuild: str) -> list[
     if not isinstance(retrievers, list) or not retrievers or any(r not in ("bm25", "dense") for r in retrievers):
         raise IndexFormatError(f"{path} names no valid retrievers in its config; {rebuild}")
     return [name for kind in (None, *retrievers) for name in REQUIRED_FILES[kind]]
+
+
+def _required_files_v2(manifest: dict[str, Any], path: Path, rebuild: str) -> list[str]:
+    from smallrag.indexes.segment import required_files
+
+    config = manifest.get("config")
+    retrievers = config.get("retrievers") if isinstance(config, dict) else None
+    if not isinstance(retrievers, list) or not retrievers or any(r not in ("bm25", "dense") for r in retrievers):
+        raise IndexFormatError(f"{path} names no valid retrievers in its config; {rebuild}")
+    segments = manifest.get("segments")
+    if not isinstance(segments, list) or not all(isinstance(s, dict) and isinstance(s.get("name"), str)
+                                                 for s in segments):
+        raise IndexFormatError(f"{path} lists no valid segments; {rebuild}")
+    hnsw = isinstance(config.get("dense"), dict) and config["dense"].get("faiss") == "hnsw"
+    names = ["vocab.txt"] if "bm25" in retrievers else []
+    for segment in segments:
+        names += [f"segments/{segment['name']}/{f}" for f in required_files("bm25" in retrievers, "dense" in retrievers, hnsw)]
+        if segment.get("deleted"):
+            names.append(f"segments/{segment['name']}/{segment['deleted']}")
+    return names
 
 
 def _listed_file(root: Path, name: Any, path: Path, rebuild: str) -> Path:

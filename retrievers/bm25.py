@@ -1,28 +1,27 @@
-"""BM25 retrieval over an index folder's sparse score matrix."""
+"""BM25 retrieval over any index store: the folder (both formats) or PostgreSQL; the index scores."""
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
-import numpy as np
-
-from smallrag.indexes.index import Index
-from smallrag.indexes.store import filter_mask
 from smallrag.core.errors import SmallragError
 from smallrag.core.protocols import Filters
-from smallrag.core.types import Hit
-from smallrag.retrievers.base import check_queries, make_hits, top_k
+from smallrag.core.types import Chunk, Hit
+from smallrag.retrievers.base import check_queries
 
-# Queries scored at once: at most 256, and at most ~16M cells (128 MB) of dense scores.
-_MAX_BATCH = 256
-_MAX_CELLS = 16_000_000
+
+def ranked_hits(ranked: Sequence[tuple[Chunk, float]], retriever: str) -> list[Hit]:
+    """Hits for one query's (chunk, score) pairs, best first; non-finite scores are not hits."""
+    kept = [(chunk, score) for chunk, score in ranked if math.isfinite(score)]
+    return [Hit(chunk, score, rank, retriever) for rank, (chunk, score) in enumerate(kept, 1)]
 
 
 class BM25Retriever:
     name = "bm25"
 
-    def __init__(self, index: Index) -> None:
-        if index.bm25 is None:
+    def __init__(self, index) -> None:
+        if not index.has_bm25:
             raise SmallragError(f"index {index.path} has no BM25 part; rebuild it with --retrievers bm25[,dense]")
         self.index = index
 
@@ -31,15 +30,6 @@ class BM25Retriever:
 
     def retrieve_batch(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None) -> list[list[Hit]]:
         check_queries(queries, k)
-        mask = filter_mask(self.index.chunks, filters)
         tokenize = self.index.tokenizer
-        results: list[list[Hit]] = []
-        step = max(1, min(_MAX_BATCH, _MAX_CELLS // max(1, self.index.bm25.n_docs)))
-        for start in range(0, len(queries), step):
-            batch = queries[start:start + step]
-            scores = self.index.bm25.score_batch([tokenize(q) for q in batch])
-            if mask is not None:
-                scores[:, ~mask] = -np.inf
-            rows, top = top_k(scores, k)
-            results.extend(make_hits(self.index.chunks, r, s, self.name) for r, s in zip(rows, top))
-        return results
+        ranked = self.index.search_bm25([tokenize(q) for q in queries], k, filters)
+        return [ranked_hits(r, self.name) for r in ranked]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from smallrag.indexes.index import Index
 from smallrag.indexes.opening import open_index
 from smallrag.core.errors import SmallragError
 
@@ -21,13 +20,10 @@ def open_retriever(index, mode: str | None = None, *, encoder=None, method: str 
     the hybrid fusion, "weighted" (default) or "rrf" (smallrag.retrievers.hybrid)."""
     from smallrag.retrievers.hybrid import HybridRetriever
 
+    from smallrag.retrievers.bm25 import BM25Retriever
+    from smallrag.retrievers.dense import DenseRetriever
+
     index = open_index(index, verify=True)
-    if isinstance(index, Index):
-        from smallrag.retrievers.bm25 import BM25Retriever
-        from smallrag.retrievers.dense import DenseRetriever
-    else:
-        from smallrag.retrievers.pg import PgBM25Retriever as BM25Retriever
-        from smallrag.retrievers.pg import PgDenseRetriever as DenseRetriever
     mode = mode if mode is not None else default_mode(index)
     if mode not in MODES:
         raise SmallragError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")

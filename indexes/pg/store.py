@@ -76,13 +76,13 @@ class PgIndex:
 
     def encoder(self):
         if self._encoder is None:
-            from smallrag.indexes.index import load_index_encoder
+            from smallrag.indexes.index_encoder import load_index_encoder
 
             self._encoder = load_index_encoder(self.model_info, self.path)
         return self._encoder
 
     def set_encoder(self, encoder) -> None:
-        from smallrag.indexes.index import check_encoder_matches
+        from smallrag.indexes.index_encoder import check_encoder_matches
 
         check_encoder_matches(encoder, self.model_info, self.path)
         self._encoder = encoder

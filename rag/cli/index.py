@@ -68,6 +68,13 @@ def add_parsers(sub, parent: argparse.ArgumentParser) -> None:
     add_lock_timeout(delete)
     delete.set_defaults(handler=cmd_index_delete)
 
+    upgrade = index_sub.add_parser("upgrade", help="rewrite an index folder of format 1 in the current format "
+                                                   "(adds and deletes do it on their own)", parents=[parent])
+    upgrade.add_argument("index", metavar="DIR")
+    upgrade.add_argument("--json", action="store_true")
+    add_lock_timeout(upgrade)
+    upgrade.set_defaults(handler=cmd_index_upgrade)
+
     info = index_sub.add_parser("info", help="describe and verify an index", parents=[parent])
     info.add_argument("index", metavar="DIR_OR_URL")
     info.add_argument("--json", action="store_true")
@@ -161,6 +168,20 @@ def cmd_index_delete(args: argparse.Namespace) -> int:
     doc_ids = [d for group in args.doc_ids for d in group]
     report = delete_documents(args.index, doc_ids, lock_timeout=args.lock_timeout)
     _print_report(report, args, "updated")
+    return 0
+
+
+def cmd_index_upgrade(args: argparse.Namespace) -> int:
+    from smallrag.indexes.builder import upgrade_index
+    from smallrag.indexes.manifest import FORMAT_VERSION
+
+    if is_database_url(args.index):
+        raise UsageError("index upgrade is for index folders; a PostgreSQL index is upgraded by rebuilding it")
+    upgraded = upgrade_index(args.index, progress=progress_enabled(args), lock_timeout=args.lock_timeout)
+    if args.json:
+        print_json({"path": args.index, "upgraded": upgraded, "format_version": FORMAT_VERSION})
+    else:
+        print(f"{'upgraded' if upgraded else 'already current:'} {args.index} (format {FORMAT_VERSION})")
     return 0
 
 

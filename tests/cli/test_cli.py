@@ -96,7 +96,7 @@ def test_info_json(bm25_index):
     info = json.loads(run("index", "info", str(bm25_index), "--json").stdout)
     assert info["counts"]["documents"] == 4 and info["verified"] is True
     assert info["retrievers"] == ["bm25"]
-    assert info["format_version"] == 1
+    assert info["format_version"] == 2 and info["store"] == "folder"
 
 
 def test_add_and_delete(tmp_path, bm25_index):

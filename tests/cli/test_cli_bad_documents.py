@@ -13,6 +13,7 @@ import pytest
 from pypdf import PdfWriter
 
 from smallrag.cli.main import main
+from smallrag.indexes.index import Index
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "three-page-header.pdf"
 
@@ -51,7 +52,7 @@ def test_bad_documents_are_skipped_counted_and_named(tmp_path, capsys):
     assert set(reasons) == set(expected)
     for name, word in expected.items():
         assert word in reasons[name] and "\n" not in reasons[name], (name, reasons[name])
-    chunks = [json.loads(line) for line in (out / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
+    chunks = [c.to_json() for c in Index.open(out).chunks]
     assert any("\u6771\u4eac\u306f\u65e5\u672c\u306e\u9996\u90fd" in c["text"] for c in chunks)  # Shift-JIS decoded
 
 

@@ -134,7 +134,7 @@ def test_build_index_with_real_encoder_and_reload(encoder, tiny, tmp_path):
     assert isinstance(reloaded, SentenceTransformerEncoder)
     assert reloaded is not encoder and reloaded.path == tiny.resolve()
     assert reloaded.fingerprint == encoder.fingerprint
-    np.testing.assert_allclose(np.asarray(index.dense.embeddings), reloaded.encode([c.text for c in index.chunks]),
+    np.testing.assert_allclose(index.embeddings(), reloaded.encode([c.text for c in index.chunks]),
                                atol=1e-5)
     dense = open_retriever(index, "dense")  # no encoder given: the index finds its own
     for chunk in index.chunks:

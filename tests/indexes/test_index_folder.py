@@ -20,7 +20,7 @@ import pytest
 from smallrag.core.atomic import atomic_folder
 from smallrag.indexes.builder import add_documents, build_index, delete_documents
 from smallrag.indexes.config import IndexConfig
-from smallrag.indexes.dense import DenseIndex, DenseParams
+from smallrag.indexes.dense import DenseParams
 from smallrag.indexes.index import Index
 from smallrag.indexes.manifest import file_digest
 from smallrag.core.chunking import ChunkingConfig, chunk_documents
@@ -29,6 +29,7 @@ from smallrag.core.types import Document
 from smallrag.retrievers.factory import open_retriever
 from tests.fakes import FakeEncoder
 from tests.helpers import REPO
+SEG = "segments/seg-000001"  # the one segment a build writes
 
 DEAD_PID = 2**22 + 12345  # above Linux's maximum pid_max (2**22): no process can have it
 SMALL_CHUNKS = IndexConfig(chunking=ChunkingConfig(max_tokens=8, overlap=0))  # ~one sentence per chunk
@@ -92,12 +93,14 @@ def built(tmp_path, fake_encoder, animal_documents):
 
 def test_folder_layout_and_manifest(built, fake_encoder, animal_documents):
     files = {p.relative_to(built).as_posix() for p in built.rglob("*") if p.is_file()}
-    assert files == {"manifest.json", "chunks.jsonl", "bm25/vocab.json", "bm25/data.npy", "bm25/indices.npy",
-                     "bm25/indptr.npy", "dense/embeddings.npy", "dense/index.faiss"}
+    assert files == {"manifest.json", "vocab.txt", *(f"{SEG}/{name}" for name in (
+        "chunks.jsonl", "chunks.offsets.npy", "meta.json", "meta.rows.npy", "lengths.npy", "postings.terms.npy",
+        "postings.indptr.npy", "postings.rows.npy", "postings.tf.npy", "embeddings.npy"))}
 
     manifest = json.loads((built / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["format"] == "smallrag-index"
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
+    assert manifest["segments"] == [{"name": "seg-000001", "rows": manifest["counts"]["chunks"], "deleted": None}]
     import smallrag
     assert manifest["smallrag_version"] == smallrag.__version__
     assert ISO_TIME.match(manifest["created_at"]) and ISO_TIME.match(manifest["updated_at"])
@@ -110,8 +113,8 @@ def test_folder_layout_and_manifest(built, fake_encoder, animal_documents):
     assert manifest["model"]["fingerprint"] == fake_encoder.fingerprint
     assert manifest["model"]["dimension"] == 64
 
-    lines = (built / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
-    vocab = json.loads((built / "bm25/vocab.json").read_text(encoding="utf-8"))
+    lines = (built / SEG / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+    vocab = (built / "vocab.txt").read_text(encoding="utf-8").splitlines()
     assert manifest["counts"] == {"documents": len(animal_documents), "chunks": len(lines),
                                   "vocabulary": len(vocab)}
     assert len(vocab) > 10
@@ -122,7 +125,7 @@ def test_folder_layout_and_manifest(built, fake_encoder, animal_documents):
         assert info["sha256"] == file_digest(built / name)
         assert re.fullmatch(r"[0-9a-f]{64}", info["sha256"])
 
-    emb = np.load(built / "dense/embeddings.npy", allow_pickle=False)
+    emb = np.load(built / SEG / "embeddings.npy", allow_pickle=False)
     assert emb.dtype == np.float32 and emb.shape == (len(lines), 64)
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
 
@@ -130,7 +133,7 @@ def test_folder_layout_and_manifest(built, fake_encoder, animal_documents):
 def test_no_pickle_anywhere(built):
     assert not list(built.rglob("*.pkl")) and not list(built.rglob("*.pickle"))
     npys = list(built.rglob("*.npy"))
-    assert len(npys) == 4
+    assert len(npys) == 8
     for npy in npys:
         arr = np.load(npy, allow_pickle=False)
         assert arr.dtype != object, npy
@@ -140,8 +143,9 @@ def test_no_pickle_anywhere(built):
             assert not (len(head) == 2 and head[0] == 0x80 and 1 <= head[1] <= 5), f"{path} looks like a pickle"
     # text files really are text
     json.loads((built / "manifest.json").read_text(encoding="utf-8"))
-    json.loads((built / "bm25/vocab.json").read_text(encoding="utf-8"))
-    for line in (built / "chunks.jsonl").read_text(encoding="utf-8").splitlines():
+    assert all(line.strip() for line in (built / "vocab.txt").read_text(encoding="utf-8").splitlines())
+    json.loads((built / SEG / "meta.json").read_text(encoding="utf-8"))
+    for line in (built / SEG / "chunks.jsonl").read_text(encoding="utf-8").splitlines():
         json.loads(line)
 
 
@@ -153,10 +157,10 @@ def test_manifest_model_path_is_null_for_encoder_without_path(built):
 def test_open_round_trip_and_search(built, fake_encoder, animal_documents):
     index = Index.open(built)
     expected = chunk_documents(animal_documents, IndexConfig().chunking)
-    assert index.chunks == expected
+    assert list(index.chunks) == expected
     assert index.doc_ids == [d.id for d in animal_documents]
     assert index.config == IndexConfig()
-    assert index.dense.dimension == 64 and index.bm25.n_docs == len(expected)
+    assert index.embeddings().shape == (len(expected), 64) and index.n_docs == len(expected)
     assert top_doc(index, "bm25", "Eiffel Tower capital")[0] == "paris"
     assert top_doc(index, "dense", "domestic cats purr", encoder=fake_encoder)[0] == "cats"
     assert top_doc(index, "hybrid", "memory safety systems language", encoder=fake_encoder)[0] == "rust"
@@ -235,31 +239,31 @@ def test_refuses_bad_format_version(built):
 
 
 def test_refuses_truncated_npy(built):
-    emb = built / "dense/embeddings.npy"
+    emb = built / SEG / "embeddings.npy"
     data = emb.read_bytes()
     emb.write_bytes(data[: len(data) - 37])
     assert_refused(built, "truncated", "embeddings.npy")
 
 
 def test_refuses_same_size_corruption_by_sha256(built):
-    data_npy = built / "bm25/data.npy"
+    data_npy = built / SEG / "postings.tf.npy"
     raw = bytearray(data_npy.read_bytes())
     size = len(raw)
     for i in (-1, -9, -17):
         raw[i] ^= 0xFF
     data_npy.write_bytes(bytes(raw))
     assert data_npy.stat().st_size == size
-    assert_refused(built, "sha256", "data.npy")
+    assert_refused(built, "sha256", "postings.tf.npy")
 
 
 def test_refuses_deleted_chunks_file(built):
-    (built / "chunks.jsonl").unlink()
+    (built / SEG / "chunks.jsonl").unlink()
     assert_refused(built, "missing", "chunks.jsonl")
 
 
 def test_verify_false_still_catches_truncation(built):
     assert Index.open(built, verify=False).chunks  # fine when intact
-    emb = built / "dense/embeddings.npy"
+    emb = built / SEG / "embeddings.npy"
     emb.write_bytes(emb.read_bytes()[:-4])
     assert_refused(built, "truncated", verify=False)
 
@@ -320,12 +324,13 @@ def test_failing_encoder_leaves_old_index(built, animal_documents):
 def test_failure_while_writing_leaves_old_index(built, animal_documents, monkeypatch):
     before = snapshot(built)
 
-    def broken_save(self, folder):
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "embeddings.npy").write_bytes(b"\x93NUMPY partial")
+    import smallrag.indexes.segment as segment
+
+    def broken_save(folder, name, array):
+        (folder / name).write_bytes(b"\x93NUMPY partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(DenseIndex, "save", broken_save)
+    monkeypatch.setattr(segment, "_save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         build(OTHER_DOCS, built, FakeEncoder())
     assert snapshot(built) == before
@@ -394,7 +399,8 @@ CHILD_PRELUDE = textwrap.dedent("""
     from tests.fakes import FakeEncoder
     from smallrag.core.types import Document
     import smallrag.indexes.builder as builder
-    import smallrag.indexes.dense as dense
+    import smallrag.indexes.segment as segment
+    import smallrag.indexes.segment_writer as segment_writer
     from smallrag.indexes.config import IndexConfig
     target = sys.argv[1]
     docs = [Document(id=f"new{{i}}", text=f"Brand new document {{i}} about submarines and volcanoes.")
@@ -409,29 +415,31 @@ CHILD_RUN = textwrap.dedent("""
 SELF_KILL_PATCHES = {
     # die after writing part of chunks.jsonl
     "chunks": textwrap.dedent("""
-        def save_chunks(folder, chunks):
+        def write_segment(folder, *args, **kwargs):
             with (folder / "chunks.jsonl").open("w") as fh:
                 fh.write('{"id": "half')
                 fh.flush()
             os.kill(os.getpid(), signal.SIGKILL)
-        builder.save_chunks = save_chunks
+        segment_writer.write_segment = write_segment
     """),
-    # die after writing part of dense/embeddings.npy
+    # die after writing part of the segment's embeddings.npy
     "dense": textwrap.dedent("""
-        def save(self, folder):
-            folder.mkdir(parents=True, exist_ok=True)
-            with (folder / "embeddings.npy").open("wb") as fh:
-                fh.write(b"\\x93NUMPY\\x01\\x00partial")
-                fh.flush()
-            os.kill(os.getpid(), signal.SIGKILL)
-        dense.DenseIndex.save = save
+        real_save = segment._save
+        def save(folder, name, array):
+            if name == "embeddings.npy":
+                with (folder / name).open("wb") as fh:
+                    fh.write(b"\\x93NUMPY\\x01\\x00partial")
+                    fh.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+            real_save(folder, name, array)
+        segment._save = save
     """),
     # die after every data file is written, before the manifest is complete
     "manifest": textwrap.dedent("""
-        def write_manifest(folder, body):
-            (folder / "manifest.json").write_text('{"format": "smallrag-index", ')
+        def write_manifest(root, body, known):
+            (root / "manifest.json").write_text('{"format": "smallrag-index", ')
             os.kill(os.getpid(), signal.SIGKILL)
-        builder.write_manifest = write_manifest
+        segment_writer._write_manifest = write_manifest
     """),
 }
 
@@ -467,13 +475,13 @@ def test_sigkill_mid_write_in_subprocess_keeps_old_index(built, animal_documents
 def test_parent_kills_child_mid_write(built, animal_documents):
     before = snapshot(built)
     patch = textwrap.dedent("""
-        def save_chunks(folder, chunks):
+        def write_segment(folder, *args, **kwargs):
             with (folder / "chunks.jsonl").open("w") as fh:
                 fh.write('{"id": "half')
                 fh.flush()
-                print("writing", folder, flush=True)
+                print("writing", folder.parent.parent, flush=True)  # the build's temp index folder
                 time.sleep(60)
-        builder.save_chunks = save_chunks
+        segment_writer.write_segment = write_segment
     """)
     proc = run_child(CHILD_PRELUDE + patch + CHILD_RUN, built)
     try:
@@ -481,7 +489,7 @@ def test_parent_kills_child_mid_write(built, animal_documents):
         assert line.startswith("writing"), (line, proc.stderr.read() if proc.poll() is not None else "")
         tmp = Path(line.split(" ", 1)[1].strip())
         assert tmp.is_dir() and tmp.name.startswith(f".{built.name}.tmp-{proc.pid}-")
-        assert (tmp / "chunks.jsonl").exists()
+        assert list(tmp.glob("segments/.tmp-*/chunks.jsonl"))
         # a reader during the build sees the old index
         assert Index.open(built).doc_ids == [d.id for d in animal_documents]
     finally:
@@ -527,17 +535,17 @@ def test_add_documents_incremental(tmp_path, animal_documents):
     index = Index.open(path)
     new_chunks = chunk_documents(rest, SMALL_CHUNKS.chunking)
     assert enc.texts == [c.text for c in new_chunks]  # only the new chunks were encoded
-    assert index.chunks == old_chunks + new_chunks
+    assert list(index.chunks) == list(old_chunks) + new_chunks
     assert report.added_chunks == len(new_chunks) and report.removed_chunks == 0
     assert report.documents == 5 and report.chunks == len(old_chunks) + len(new_chunks)
     manifest = read_manifest_json(path)
     assert manifest["counts"]["documents"] == 5
     assert manifest["counts"]["chunks"] == len(index.chunks)
-    assert manifest["counts"]["vocabulary"] == len(index.bm25.vocab)
+    assert manifest["counts"]["vocabulary"] == int((index.df > 0).sum())
     assert manifest["created_at"] == "2001-02-03T04:05:06Z"
     assert manifest["updated_at"] != "2001-02-03T04:05:06Z" and ISO_TIME.match(manifest["updated_at"])
     # rows stay aligned: stored vectors equal fresh encodings of each chunk's text
-    np.testing.assert_allclose(np.asarray(index.dense.embeddings), FakeEncoder().encode([c.text for c in index.chunks]),
+    np.testing.assert_allclose(index.embeddings(), FakeEncoder().encode([c.text for c in index.chunks]),
                                atol=1e-6)
     assert top_doc(index, "bm25", "Eiffel Tower")[0] == "paris"
     assert top_doc(index, "dense", "Eiffel Tower stands in Paris", encoder=enc)[0] == "paris"
@@ -579,7 +587,7 @@ def test_add_modified_document_replaces_its_chunks(tmp_path, animal_documents):
     assert [c for c in index.chunks if c.doc_id != "cats"] == [c for c in old.chunks if c.doc_id != "cats"]
     assert top_doc(index, "bm25", "lions roar savannas")[0] == "cats"
     assert "cats" not in top_doc(index, "bm25", "domestic purr hunt mice")
-    np.testing.assert_allclose(np.asarray(index.dense.embeddings), FakeEncoder().encode([c.text for c in index.chunks]),
+    np.testing.assert_allclose(index.embeddings(), FakeEncoder().encode([c.text for c in index.chunks]),
                                atol=1e-6)
     assert read_manifest_json(path)["counts"]["chunks"] == len(index.chunks)
 
@@ -611,13 +619,13 @@ def test_delete_documents(tmp_path, animal_documents):
     assert enc.texts == encoded_before  # nothing re-encoded
     index = Index.open(path)
     assert index.doc_ids == ["cats", "rust", "paris"]
-    assert index.chunks == [c for c in old.chunks if c.doc_id not in {"dogs", "python"}]
+    assert list(index.chunks) == [c for c in old.chunks if c.doc_id not in {"dogs", "python"}]
     assert report.removed_chunks == len(old.chunks) - len(index.chunks) > 0
     manifest = read_manifest_json(path)
     assert manifest["counts"]["documents"] == 3 and manifest["counts"]["chunks"] == len(index.chunks)
     assert manifest["created_at"] == "2001-02-03T04:05:06Z"
-    # BM25 vocabulary was rebuilt without the deleted documents' terms
-    assert "barks" not in index.bm25.vocab and "barks" in old.bm25.vocab
+    # the deleted documents' terms no longer count: no live chunk holds them
+    assert index.df[index.term_ids["barks"]] == 0 and old.df[old.term_ids["barks"]] > 0
 
     for query in ("dog barks at strangers", "Python programming data science", "loyal companions fetch"):
         for mode in ("bm25", "dense", "hybrid"):
@@ -626,7 +634,7 @@ def test_delete_documents(tmp_path, animal_documents):
     dense = open_retriever(index, "dense", encoder=enc)
     for chunk in index.chunks:
         assert dense.retrieve(chunk.text, k=1)[0].chunk == chunk
-    np.testing.assert_allclose(np.asarray(index.dense.embeddings), FakeEncoder().encode([c.text for c in index.chunks]),
+    np.testing.assert_allclose(index.embeddings(), FakeEncoder().encode([c.text for c in index.chunks]),
                                atol=1e-6)
 
 
@@ -653,7 +661,7 @@ def test_delete_from_bm25_only_index(tmp_path, animal_documents):
     build_index(animal_documents, path, IndexConfig(retrievers=("bm25",)), progress=False)  # no encoder needed
     delete_documents(path, ["paris"])
     index = Index.open(path)
-    assert index.dense is None and index.model_info is None
+    assert not index.has_dense and index.model_info is None
     assert "paris" not in index.doc_ids
     assert "paris" not in top_doc(index, "bm25", "Eiffel Tower Paris France")
 
@@ -671,7 +679,7 @@ def test_hnsw_build_save_load_search_and_filter(tmp_path, fake_encoder, animal_d
     assert read_manifest_json(path)["config"]["dense"] == {"faiss": "hnsw", "hnsw_m": 8, "hnsw_ef_search": 32}
     index = Index.open(path)
     assert index.config == config
-    assert isinstance(faiss.downcast_index(index.dense._faiss), faiss.IndexHNSWFlat)
+    assert isinstance(faiss.downcast_index(index.segments[0]._hnsw), faiss.IndexHNSWSQ)
     assert top_doc(index, "dense", "domestic cats purr and hunt mice", encoder=fake_encoder)[0] == "cats"
     assert top_doc(index, "dense", "capital of France", encoder=fake_encoder)[0] == "paris"
     hits = top_doc(index, "dense", "domestic cats purr", encoder=fake_encoder, filters={"topic": "code"})
@@ -682,7 +690,7 @@ def test_hnsw_build_save_load_search_and_filter(tmp_path, fake_encoder, animal_d
     add_documents(path, OTHER_DOCS, encoder=fake_encoder, progress=False)
     delete_documents(path, ["dogs"])
     index = Index.open(path)
-    assert isinstance(faiss.downcast_index(index.dense._faiss), faiss.IndexHNSWFlat)
+    assert all(isinstance(faiss.downcast_index(s._hnsw), faiss.IndexHNSWSQ) for s in index.segments)
     assert top_doc(index, "dense", "submarines dive ocean ballast", encoder=fake_encoder)[0] == "sub"
 
 

@@ -218,9 +218,9 @@ def index(tmp_path) -> Path:
 
 def test_manifest_with_no_files_is_refused_even_if_chunks_were_edited(index):
     edit_manifest(index, lambda m: m.update(files={}))
-    with (index / "chunks.jsonl").open("a") as fh:
+    with (index / "segments/seg-000001/chunks.jsonl").open("a") as fh:
         fh.write("\n")
-    with pytest.raises(IndexFormatError, match="does not list chunks.jsonl"):
+    with pytest.raises(IndexFormatError, match="does not list (vocab.txt|segments/seg-000001/chunks.jsonl)"):
         Index.open(index)
 
 
@@ -249,7 +249,7 @@ def test_a_listed_link_is_refused(index, tmp_path):
 
 @pytest.mark.parametrize("entry", ["abc", 5, {"bytes": True, "sha256": "x"}, {"bytes": 1}])
 def test_malformed_file_entries_are_refused(index, entry):
-    edit_manifest(index, lambda m: m["files"].update({"chunks.jsonl": entry}))
+    edit_manifest(index, lambda m: m["files"].update({"segments/seg-000001/chunks.jsonl": entry}))
     with pytest.raises(IndexFormatError, match="needs \"bytes\" and \"sha256\""):
         Index.open(index)
 
@@ -304,7 +304,7 @@ def test_temp_names_are_matched_literally(tmp_path):
 def test_out_that_holds_the_current_directory_is_refused(tmp_path, monkeypatch):
     index = tmp_path / "idx"
     build(index)
-    monkeypatch.chdir(index / "bm25")
+    monkeypatch.chdir(index / "segments")
     with pytest.raises(UnsafeOutputError, match="holds the current directory"):
         build("..")  # replacing it would pull the folder away under the shell that stands in it
     assert Index.open(index).doc_ids == ["a", "b"]

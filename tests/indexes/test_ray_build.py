@@ -41,7 +41,7 @@ def test_ray_workers_give_the_local_vectors_in_order(local_ray, tmp_path):
     build_index(docs, tmp_path / "local", IndexConfig(), encoder=FakeEncoder(), progress=False)
     ray_index, local_index = Index.open(tmp_path / "ray"), Index.open(tmp_path / "local")
     assert [c.id for c in ray_index.chunks] == [c.id for c in local_index.chunks]
-    assert np.array_equal(np.asarray(ray_index.dense.embeddings), np.asarray(local_index.dense.embeddings))
+    assert np.array_equal(ray_index.embeddings(), local_index.embeddings())
     assert ray_index.model_info == local_index.model_info
 
 
@@ -54,7 +54,7 @@ def test_cli_ray_build_equals_the_local_build_in_both_stores(local_ray, tmp_path
     local, remote = Index.open(tmp_path / "local"), Index.open(tmp_path / "ray")
     assert [c.id for c in remote.chunks] == [c.id for c in local.chunks]
     assert remote.model_info["fingerprint"] == local.model_info["fingerprint"]
-    difference = np.abs(np.asarray(remote.dense.embeddings) - np.asarray(local.dense.embeddings)).max()
+    difference = np.abs(remote.embeddings() - local.embeddings()).max()
     assert difference < 1e-6
     assert main(["index", "build", str(SAMPLE), "--out", pg_url, "--engine", "ray", "--quiet"]) == 0
     from smallrag.indexes.location import parse_database_url
@@ -67,7 +67,7 @@ def test_cli_ray_build_equals_the_local_build_in_both_stores(local_ray, tmp_path
     conn.close()
     assert [cid for cid, _ in rows] == [c.id for c in local.chunks]
     stored = np.array([json.loads(v) for _, v in rows], dtype=np.float32)
-    assert np.abs(stored - np.asarray(local.dense.embeddings)).max() < 1e-6
+    assert np.abs(stored - local.embeddings()).max() < 1e-6
 
 
 def test_ray_options_need_the_ray_engine(tmp_path, capsys):

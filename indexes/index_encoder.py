@@ -1,0 +1,39 @@
+"""The encoder an index was built with: found again by path or packaged name, and checked
+against the fingerprint in the manifest (shared by every index store)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from smallrag.core.errors import ModelMismatchError, SmallragError
+from smallrag.core.models import model_fingerprint, packaged_embedder_path
+
+
+def check_encoder_matches(encoder, model_info: dict[str, Any] | None, index_path: Path) -> None:
+    if model_info is None:
+        raise SmallragError(f"index {index_path} has no dense part; rebuild it with --retrievers bm25,dense")
+    if encoder.fingerprint != model_info["fingerprint"] or encoder.dimension != model_info["dimension"]:
+        raise ModelMismatchError(
+            f"model {encoder.name!r} (fingerprint {encoder.fingerprint}, dim {encoder.dimension}) differs from "
+            f"the model index {index_path} was built with ({model_info['name']!r}, fingerprint "
+            f"{model_info['fingerprint']}, dim {model_info['dimension']}); use the index's model "
+            "(omit --model) or rebuild the index with the new one")
+
+
+def load_index_encoder(model_info: dict[str, Any] | None, index_path: Path):
+    from smallrag.indexes.encoders import SentenceTransformerEncoder
+
+    if model_info is None:
+        raise SmallragError(f"index {index_path} has no dense part; rebuild it with --retrievers bm25,dense")
+    candidates = [model_info.get("path")]
+    try:
+        candidates.append(str(packaged_embedder_path(model_info["name"])))
+    except (KeyError, SmallragError):
+        pass
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir() and model_fingerprint(Path(candidate)) == model_info["fingerprint"]:
+            return SentenceTransformerEncoder(candidate)
+    raise ModelMismatchError(
+        f"the model index {index_path} was built with ({model_info['name']!r} at {model_info.get('path')}, "
+        f"fingerprint {model_info['fingerprint']}) is not on this machine; install it or rebuild the index")
