@@ -16,7 +16,7 @@ from smallrag.indexes.index import Index
 from smallrag.indexes.index_encoder import check_encoder_matches
 from smallrag.indexes.location import is_database_url, parse_database_url
 from smallrag.indexes.manifest import read_manifest
-from smallrag.indexes.segment_writer import apply_changes, finish_counts, remove_orphans, write_fresh
+from smallrag.indexes.segment_writer import apply_changes, remove_orphans, write_fresh
 from smallrag.indexes.segmented import SegmentedIndex
 from smallrag.indexes.target import check_output_folder
 from smallrag.core.chunking import chunk_documents
@@ -178,8 +178,8 @@ def _rows_of_documents(index: SegmentedIndex, doc_ids: Sequence[str]) -> list[in
     """Global rows of the live chunks of these documents, from the metadata indexes."""
     rows: list[int] = []
     for offset, segment in zip(index.offsets, index.segments):
-        mask = segment.meta.mask({"doc_id": list(doc_ids)}) & ~segment.deleted
-        rows.extend(int(offset + r) for r in np.flatnonzero(mask))
+        found = segment.meta.own_rows("doc_id", list(doc_ids))
+        rows.extend(int(offset + r) for r in sorted(found) if not segment.deleted[r])
     return rows
 
 
@@ -206,10 +206,12 @@ def _add_documents(path: str | Path, documents: Sequence[Document], *, encoder, 
         if len(index.chunks) - len(removed) + len(new_chunks) == 0:
             raise SmallragError("the update would leave the index empty; delete the folder instead")
         embeddings = encoder.encode([c.text for c in new_chunks], progress=progress) if config.has_dense else None
-        apply_changes(index, new_chunks, embeddings, removed, progress=progress)
+        documents = (index.manifest["counts"]["documents"] - len({c.doc_id for c in present.values()})
+                     + len({c.doc_id for c in new_chunks} | {present[r].doc_id for r in present if r not in set(removed)}))
+        counts = apply_changes(index, new_chunks, embeddings, removed, [present[r] for r in removed],
+                               documents=documents, progress=progress)["counts"]
     finally:
         index.close()
-    counts = finish_counts(Path(path))["counts"]
     return BuildReport(str(path), counts["documents"], counts["chunks"], added_chunks=len(new_chunks),
                        unchanged_chunks=len(incoming) - len(new_chunks), removed_chunks=len(removed),
                        skipped_files=list(skipped_files), seconds=time.perf_counter() - started)
@@ -237,16 +239,17 @@ def _delete_documents(path: str | Path, doc_ids: Sequence[str], *, progress: boo
     index = _open_for_writing(path, progress)
     try:
         rows = _rows_of_documents(index, doc_ids)
-        present = {index.chunk_at(r).doc_id for r in rows}
+        gone = [index.chunk_at(r) for r in rows]
+        present = {c.doc_id for c in gone}
         unknown = [d for d in doc_ids if d not in present]
         if unknown:
             raise SmallragError(f"document id(s) {unknown} are not in index {path}; nothing was deleted")
         if len(rows) == len(index.chunks):
             raise SmallragError(f"deleting {sorted(set(doc_ids))} would leave index {path} empty; delete the folder "
                                 "instead")
-        apply_changes(index, [], None, rows, progress=progress)
+        counts = apply_changes(index, [], None, rows, gone, documents=index.manifest["counts"]["documents"] - len(present),
+                               progress=progress)["counts"]
     finally:
         index.close()
-    counts = finish_counts(Path(path))["counts"]
     return BuildReport(str(path), counts["documents"], counts["chunks"], removed_chunks=len(rows),
                        seconds=time.perf_counter() - started)

@@ -8,7 +8,10 @@ that runs over several. Values that are not plain (lists, objects) can never mat
 indexed, but their keys are remembered for the unknown-key warning.
 
 On disk: meta.json ([[key, value, count], ...] in row-block order) and meta.rows.npy (int32
-rows, grouped in that order)."""
+rows, grouped in that order) for metadata keys; the own fields, which have a value per chunk
+(a million document ids), are sorted string arrays searched in place without loading them:
+own.<field>.values.npy, own.<field>.indptr.npy, own.<field>.rows.npy (titles that are None
+have their rows in own.title.none.npy)."""
 
 from __future__ import annotations
 
@@ -24,13 +27,13 @@ from smallrag.core.types import Chunk
 from smallrag.indexes.store import _OWN_FIELDS, _hashable, _matches, _MISSING, _values
 
 logger = logging.getLogger(__name__)
-OWN = "\x00"  # prefix of the own fields' keys (metadata keys never start with NUL)
-FILES = ("meta.json", "meta.rows.npy")
+OWN_FIELDS = ("doc_id", "title")
+FILES = ("meta.json", "meta.rows.npy", *(f"own.{f}.{part}.npy" for f in OWN_FIELDS
+                                         for part in ("values", "indptr", "rows")), "own.title.none.npy")
 
 
 def _entries(chunk: Chunk) -> list[tuple[str, Any]]:
-    keys = [OWN + "doc_id", OWN + "title"]
-    out = [(keys[0], chunk.doc_id), (keys[1], chunk.title)]
+    out = []
     for key in chunk.metadata:
         for value in _values(chunk, key):
             out.append((key, value))
@@ -57,6 +60,19 @@ def build_meta_index(chunks: Sequence[Chunk], folder: Path) -> None:
         rows.extend(members)
     (folder / "meta.json").write_text(json.dumps(listing, ensure_ascii=False), encoding="utf-8")
     np.save(folder / "meta.rows.npy", np.asarray(rows, dtype=np.int32), allow_pickle=False)
+    for field in OWN_FIELDS:
+        values = [getattr(c, field) for c in chunks]
+        none_rows = [i for i, v in enumerate(values) if v is None]
+        texts = np.array([v if v is not None else "" for v in values], dtype=str) if values else np.zeros(0, "<U1")
+        present = np.array([v is not None for v in values], dtype=bool)
+        order = np.argsort(texts, kind="stable")
+        order = order[present[order]]
+        unique, starts = np.unique(texts[order], return_index=True)
+        np.save(folder / f"own.{field}.values.npy", unique, allow_pickle=False)
+        np.save(folder / f"own.{field}.indptr.npy", np.append(starts, len(order)).astype(np.int64), allow_pickle=False)
+        np.save(folder / f"own.{field}.rows.npy", order.astype(np.int32), allow_pickle=False)
+        if field == "title":
+            np.save(folder / "own.title.none.npy", np.asarray(none_rows, dtype=np.int32), allow_pickle=False)
 
 
 class MetaIndex:
@@ -67,6 +83,7 @@ class MetaIndex:
         self.n_rows = n_rows
         self._by_key: dict[str, list[tuple[Any, int, int, bool]]] | None = None
         self._rows: np.ndarray | None = None
+        self._own_arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def _load(self) -> None:
         if self._by_key is not None:
@@ -82,22 +99,39 @@ class MetaIndex:
 
     def keys(self) -> set[str]:
         self._load()
-        return {k for k in self._by_key if not k.startswith(OWN)}
+        return set(self._by_key)
 
-    def live_values(self, key: str, deleted: np.ndarray) -> list[Any]:
-        """The distinct values of field `key` (own fields by name) held by a live row, in order of
-        their first row."""
-        self._load()
-        stored = OWN + key if key in _OWN_FIELDS else key
-        out = []
-        for value, start, end, unplain in self._by_key.get(stored, ()):
-            if not unplain and not deleted[np.asarray(self._rows[start:end])].all():
-                out.append(value)
-        return out
+    def _own(self, field: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        arrays = self._own_arrays.get(field)
+        if arrays is None:
+            arrays = self._own_arrays[field] = tuple(
+                np.load(self.folder / f"own.{field}.{part}.npy", mmap_mode="r", allow_pickle=False)
+                for part in ("values", "indptr", "rows"))
+        return arrays
 
-    def rows_of(self, key: str, value: Any) -> np.ndarray:
-        """Rows whose field `key` (own fields by name: doc_id, title) equals `value` exactly."""
-        return self.mask({key: [value]}).nonzero()[0]
+    def own_rows(self, field: str, texts: Sequence[str]) -> np.ndarray:
+        """Rows whose own field (doc_id, title) is one of `texts`: binary search, nothing loaded."""
+        values, indptr, rows = self._own(field)
+        if len(values) == 0 or not texts:
+            return np.zeros(0, np.int64)
+        wanted = np.array(sorted(set(texts)), dtype=str)
+        at = np.searchsorted(values, wanted)
+        found = []
+        for text, i in zip(wanted, at):
+            if i < len(values) and values[i] == text:
+                found.append(np.asarray(rows[indptr[i]:indptr[i + 1]], dtype=np.int64))
+        return np.concatenate(found) if found else np.zeros(0, np.int64)
+
+    def live_doc_ids(self, deleted: np.ndarray) -> list[str]:
+        """Document ids held by a live row, in order of their first row."""
+        values, indptr, rows = self._own("doc_id")
+        if len(values) == 0:
+            return []
+        rows = np.asarray(rows, dtype=np.int64)
+        big = np.iinfo(np.int64).max
+        first = np.minimum.reduceat(np.where(deleted[rows], big, rows), np.asarray(indptr[:-1]))
+        live = np.flatnonzero(first < big)
+        return [str(values[i]) for i in live[np.argsort(first[live], kind="stable")]]
 
     def mask(self, filters: Mapping[str, Any]) -> np.ndarray:
         """Boolean row mask of the rows matching every filter (the folder store's meaning)."""
@@ -106,9 +140,14 @@ class MetaIndex:
         for key, wanted in filters.items():
             accepted = set(wanted) if isinstance(wanted, (list, tuple, set, frozenset)) else {wanted}
             accepted |= {str(v) for v in accepted if isinstance(v, int) and not isinstance(v, bool)}
-            stored = OWN + key if key in _OWN_FIELDS else key
             hit = np.zeros(self.n_rows, dtype=bool)
-            for value, start, end, unplain in self._by_key.get(stored, ()):
+            if key in _OWN_FIELDS:  # their values are str (or None for title): exact text matches only
+                hit[self.own_rows(key, [v for v in accepted if isinstance(v, str)])] = True
+                if key == "title" and None in accepted:
+                    hit[np.load(self.folder / "own.title.none.npy", allow_pickle=False)] = True
+                mask &= hit
+                continue
+            for value, start, end, unplain in self._by_key.get(key, ()):
                 if not unplain and _matches(value, accepted):
                     hit[np.asarray(self._rows[start:end])] = True
             mask &= hit

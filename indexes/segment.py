@@ -113,15 +113,21 @@ class Segment:
                 (self.embeddings is not None and self.embeddings.shape[0] != rows):
             raise IndexFormatError(f"segment {folder} does not hold the {rows} rows its manifest says; rebuild the index")
         self.meta = MetaIndex(folder, rows)
-        self._hnsw = None
-        if has_dense and hnsw:
+        self.has_hnsw = has_dense and hnsw
+        self._graph = None
+
+    @property
+    def _hnsw(self):
+        """The HNSW graph, loaded on the first dense search (a BM25-only reader never pays for it)."""
+        if self._graph is None and self.has_hnsw:
             import faiss
 
             try:
-                self._hnsw = faiss.read_index(str(folder / HNSW_FILE))
+                self._graph = faiss.read_index(str(self.folder / HNSW_FILE))
             except RuntimeError as exc:
-                raise IndexFormatError(f"{folder / HNSW_FILE} is unreadable ({str(exc).splitlines()[0]}); "
-                                       "rebuild the index") from None
+                raise IndexFormatError(f"{self.folder / HNSW_FILE} is unreadable ({str(exc).splitlines()[0]}); "
+                                       "reopen the index (a merge may have replaced it) or rebuild it") from None
+        return self._graph
 
     def close(self) -> None:
         os.close(self._fd)
@@ -169,7 +175,7 @@ class Segment:
         n = int(keep.sum())
         if n == 0 or k == 0:
             return np.full((len(vectors), 0), -np.inf, np.float32), np.zeros((len(vectors), 0), np.int64)
-        if self._hnsw is not None:
+        if self.has_hnsw:
             rows = self._hnsw_rows(vectors, k, keep, n, ef_search)
         else:
             rows = self._exact_rows(vectors, k, keep)

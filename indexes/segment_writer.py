@@ -160,9 +160,11 @@ def remove_orphans(root: Path, manifest: dict[str, Any]) -> None:
 
 
 def apply_changes(index: SegmentedIndex, new_chunks: Sequence[Chunk], embeddings: np.ndarray | None,
-                  removed_rows: Sequence[int], *, progress: bool) -> dict[str, Any]:
-    """Tombstone `removed_rows` (global rows), add `new_chunks` as a segment, merge if there are
-    too many segments, and publish one new manifest."""
+                  removed_rows: Sequence[int], removed_chunks: Sequence[Chunk], *, documents: int,
+                  progress: bool) -> dict[str, Any]:
+    """Tombstone `removed_rows` (global rows; `removed_chunks` are theirs), add `new_chunks` as a
+    segment, merge if there are too many segments, and publish one new manifest whose counts are
+    kept up to date from the change alone (`documents`: the caller's new document count)."""
     root, manifest, config = index.path, index.manifest, index.config
     generation = int(manifest.get("generation", 1)) + 1
     segments = [dict(e) for e in manifest["segments"]]
@@ -181,8 +183,16 @@ def apply_changes(index: SegmentedIndex, new_chunks: Sequence[Chunk], embeddings
     term_ids = dict(index.term_ids)
     vocab = dict(manifest["vocab"])
     next_segment = int(manifest.get("next_segment", len(segments) + 1))
+    df = index.df.copy() if config.has_bm25 else np.zeros(0, np.int64)
+    if config.has_bm25 and removed_chunks:
+        gone, _ = _term_ids(removed_chunks, config, dict(index.term_ids), False)
+        for ids in gone:
+            np.subtract.at(df, np.unique(ids), 1)
     if new_chunks:
         ids, new_terms = _term_ids(new_chunks, config, term_ids, progress)
+        df = np.concatenate([df, np.zeros(len(new_terms), np.int64)])
+        for chunk_ids in ids:
+            np.add.at(df, np.unique(chunk_ids), 1)
         if config.has_bm25:
             vocab = {"terms": len(term_ids), "bytes": append_terms(root, vocab["bytes"], new_terms)}
         name = _new_segment(root, next_segment, new_chunks, ids, embeddings, config)
@@ -191,27 +201,12 @@ def apply_changes(index: SegmentedIndex, new_chunks: Sequence[Chunk], embeddings
     known = {k: v for k, v in manifest["files"].items() if k != VOCAB_FILE}
     body = {k: v for k, v in manifest.items()
             if k not in ("format", "format_version", "smallrag_version", "updated_at", "files")}
-    body.update(segments=segments, vocab=vocab, next_segment=next_segment, generation=generation)
+    body.update(segments=segments, vocab=vocab, next_segment=next_segment, generation=generation,
+                counts=_counts(len(index.chunks) - len(removed) + len(new_chunks), documents, int((df > 0).sum())))
     published = _write_manifest(root, body, known)
     if len(segments) > MAX_SEGMENTS:
         published = merge_tail(root, progress=progress)
     return published
-
-
-def finish_counts(root: Path) -> dict[str, Any]:
-    """Re-read the published index and store its live counts in the manifest."""
-    index = SegmentedIndex.open_folder(root)
-    try:
-        counts = _counts(len(index.chunks), len(index.doc_ids), int((index.df > 0).sum()) if index.has_bm25 else 0)
-        manifest = index.manifest
-    finally:
-        index.close()
-    if manifest.get("counts") == counts:
-        return manifest
-    body = {k: v for k, v in manifest.items()
-            if k not in ("format", "format_version", "smallrag_version", "updated_at", "files")}
-    body["counts"] = counts
-    return _write_manifest(root, body, {k: v for k, v in manifest["files"].items() if k != VOCAB_FILE})
 
 
 def merge_tail(root: Path, *, progress: bool) -> dict[str, Any]:

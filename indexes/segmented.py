@@ -118,7 +118,7 @@ class SegmentedIndex:
         """Document ids in order of their first chunk, from the metadata indexes (no chunk is read)."""
         ids: dict[str, None] = {}
         for seg in self.segments:
-            ids.update(dict.fromkeys(seg.meta.live_values("doc_id", seg.deleted)))
+            ids.update(dict.fromkeys(seg.meta.live_doc_ids(seg.deleted)))
         return list(ids)
 
     def embeddings(self) -> np.ndarray:

@@ -108,10 +108,14 @@ def read_meta(conn: Any, location: DatabaseLocation) -> tuple[dict[str, Any], di
     return manifest, stats
 
 
-def refresh_stats(conn: Any, location: DatabaseLocation, next_row: int, next_term: int) -> dict[str, Any]:
-    """Recompute the BM25 global statistics from the tables (exact, as the folder store's rebuild
-    is): chunk count, total length, and the mean Okapi idf over the vocabulary (its floor)."""
-    n_docs, total = conn.execute(f"SELECT count(*), coalesce(sum(length), 0) FROM {table(location, 'chunks')}").fetchone()
+def refresh_stats(conn: Any, location: DatabaseLocation, next_row: int, next_term: int,
+                  counted: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The BM25 global statistics, exact (as the folder store's rebuild is): chunk count and total
+    length (`counted`, kept up to date by the writer, or counted from the table), and the mean
+    Okapi idf over the vocabulary (its floor), recomputed from the terms table."""
+    if counted is None:
+        counted = conn.execute(f"SELECT count(*), coalesce(sum(length), 0) FROM {table(location, 'chunks')}").fetchone()
+    n_docs, total = counted
     idf_mean, vocabulary = conn.execute(
         f"SELECT avg(ln(%s - df + 0.5) - ln(df + 0.5)), count(*) FROM {table(location, 'terms')}",
         (int(n_docs),)).fetchone()

@@ -32,6 +32,7 @@ from smallrag.indexes.tokenizer import Tokenizer
 logger = logging.getLogger(__name__)
 HNSW_EF_CONSTRUCTION = 64
 COPY_BLOCK = 50_000  # chunks per COPY statement
+MAINTENANCE_MEMORY = "2GB"
 
 
 @dataclass(frozen=True)
@@ -133,9 +134,12 @@ def schema_has(conn: Any, location: DatabaseLocation, name: str) -> bool:
 
 
 def _finish(conn: Any, location: DatabaseLocation, manifest: dict[str, Any], next_row: int,
-            next_term: int) -> dict[str, Any]:
-    stats = refresh_stats(conn, location, next_row, next_term)
-    documents = conn.execute(f"SELECT count(DISTINCT doc_id) FROM {table(location, 'chunks')}").fetchone()[0]
+            next_term: int, counted: tuple[int, int] | None = None, documents: int | None = None) -> dict[str, Any]:
+    """Statistics and manifest after a write; `counted` (chunks, total length) and `documents`
+    are the writer's running totals (None: count them, as a build does)."""
+    stats = refresh_stats(conn, location, next_row, next_term, counted)
+    if documents is None:
+        documents = conn.execute(f"SELECT count(DISTINCT doc_id) FROM {table(location, 'chunks')}").fetchone()[0]
     manifest = new_manifest({**{k: v for k, v in manifest.items()
                                 if k not in ("format", "format_version", "smallrag_version", "updated_at")},
                              "counts": {"documents": int(documents), "chunks": stats["n_docs"],
@@ -168,6 +172,10 @@ def build(location: DatabaseLocation, chunks: Sequence[Chunk], embeddings: np.nd
                             progress)
         hnsw = ({"m": config.dense.hnsw_m, "ef_construction": HNSW_EF_CONSTRUCTION}
                 if config.has_dense and config.dense.faiss == "hnsw" else None)
+        # room for the HNSW graph and the postings' primary key to build in memory (a graph that
+        # does not fit is built far more slowly), and a parallel worker for the second core
+        conn.execute(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_MEMORY}'")
+        conn.execute("SET LOCAL max_parallel_maintenance_workers = 1")
         create_indexes(conn, location, hnsw)
         _finish(conn, location, {"config": config.to_json(), "model": model_info,
                                  "build_seconds": round(time.perf_counter() - started, 3)}, len(chunks), next_term)
@@ -205,11 +213,15 @@ def add(location: DatabaseLocation, incoming: Callable[[IndexConfig], list[Chunk
         embeddings = encoder.encode([c.text for c in new], progress=progress) if encoder is not None else None
         tokenize = Tokenizer(config.tokenizer)
         tokens = [tokenize(c.text) if config.has_bm25 else [] for c in new]
+        removed_length = _total_length(conn, location, removed)
+        documents_before = _documents_among(conn, location, docs)
         _remove(conn, location, removed)
         term_ids = _known_terms(conn, location, tokens)
         next_term = _insert(conn, location, new, tokens, embeddings, stats["next_row"], term_ids, stats["next_term"],
                             progress)
-        manifest = _finish(conn, location, manifest, stats["next_row"] + len(new), next_term)
+        counted = (total, stats["total_length"] - removed_length + sum(len(t) for t in tokens))
+        documents = manifest["counts"]["documents"] - documents_before + _documents_among(conn, location, docs)
+        manifest = _finish(conn, location, manifest, stats["next_row"] + len(new), next_term, counted, documents)
         conn.commit()
     finally:
         conn.close()
@@ -232,12 +244,30 @@ def delete(location: DatabaseLocation, doc_ids: Sequence[str], *, lock_timeout: 
         if len(found) == stats["n_docs"]:
             raise SmallragError(f"deleting {sorted(set(doc_ids))} would leave index {location.shown} empty; "
                                 "drop the index instead")
-        _remove(conn, location, [row for row, _ in found])
-        manifest = _finish(conn, location, manifest, stats["next_row"], stats["next_term"])
+        rows = [row for row, _ in found]
+        counted = (stats["n_docs"] - len(rows), stats["total_length"] - _total_length(conn, location, rows))
+        _remove(conn, location, rows)
+        documents = manifest["counts"]["documents"] - len({doc for _, doc in found})
+        manifest = _finish(conn, location, manifest, stats["next_row"], stats["next_term"], counted, documents)
         conn.commit()
     finally:
         conn.close()
     return WriteCounts(manifest["counts"]["documents"], stats["n_docs"] - len(found), 0, 0, len(found))
+
+
+def _total_length(conn: Any, location: DatabaseLocation, rows: Sequence[int]) -> int:
+    if not rows:
+        return 0
+    return int(conn.execute(f"SELECT coalesce(sum(length), 0) FROM {table(location, 'chunks')} WHERE row = ANY(%s)",
+                            ([int(r) for r in rows],)).fetchone()[0])
+
+
+def _documents_among(conn: Any, location: DatabaseLocation, doc_ids: Sequence[str]) -> int:
+    """How many of these document ids the index holds (by the doc_id index, not a scan)."""
+    if not doc_ids:
+        return 0
+    return int(conn.execute(f"SELECT count(DISTINCT doc_id) FROM {table(location, 'chunks')} WHERE doc_id = ANY(%s)",
+                            (list(doc_ids),)).fetchone()[0])
 
 
 def _known_terms(conn: Any, location: DatabaseLocation, tokens: Sequence[Sequence[str]]) -> dict[str, int]:

@@ -95,7 +95,8 @@ def test_folder_layout_and_manifest(built, fake_encoder, animal_documents):
     files = {p.relative_to(built).as_posix() for p in built.rglob("*") if p.is_file()}
     assert files == {"manifest.json", "vocab.txt", *(f"{SEG}/{name}" for name in (
         "chunks.jsonl", "chunks.offsets.npy", "meta.json", "meta.rows.npy", "lengths.npy", "postings.terms.npy",
-        "postings.indptr.npy", "postings.rows.npy", "postings.tf.npy", "embeddings.npy"))}
+        "postings.indptr.npy", "postings.rows.npy", "postings.tf.npy", "embeddings.npy", "own.title.none.npy",
+        *(f"own.{f}.{p}.npy" for f in ("doc_id", "title") for p in ("values", "indptr", "rows"))))}
 
     manifest = json.loads((built / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["format"] == "smallrag-index"
@@ -133,7 +134,7 @@ def test_folder_layout_and_manifest(built, fake_encoder, animal_documents):
 def test_no_pickle_anywhere(built):
     assert not list(built.rglob("*.pkl")) and not list(built.rglob("*.pickle"))
     npys = list(built.rglob("*.npy"))
-    assert len(npys) == 8
+    assert len(npys) == 15
     for npy in npys:
         arr = np.load(npy, allow_pickle=False)
         assert arr.dtype != object, npy

@@ -150,7 +150,9 @@ def test_add_replace_and_delete_keep_scores_equal_to_a_folder_rebuild(pg_url, tm
                  _ranked(open_retriever(folder, "dense", encoder=FakeEncoder())), 1e-5)
     info = PgIndex.open(pg).info()
     assert info["manifest"]["counts"]["chunks"] == len(Index.open(folder).chunks)
-    assert info["manifest"]["counts"]["vocabulary"] == len(Index.open(folder).bm25.vocab)
+    assert info["manifest"]["counts"]["vocabulary"] == int((Index.open(folder).df > 0).sum())
+    assert info["stats"]["n_docs"] == Index.open(folder).n_docs and info["stats"]["total_length"] == Index.open(folder).total_length
+    assert info["manifest"]["counts"]["documents"] == len(Index.open(folder).doc_ids)
     with pytest.raises(SmallragError, match="not in index"):
         delete_documents(pg, ["no-such-doc"])
 
