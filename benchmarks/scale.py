@@ -205,7 +205,8 @@ def synthetic(args: argparse.Namespace, pg_url: str | None, work: Path) -> dict[
     t0 = time.perf_counter()
     docs = synthetic_documents(args.chunks, seed=0)
     print(f"generated {len(docs)} documents in {time.perf_counter() - t0:.1f} s", flush=True)
-    config = IndexConfig(chunking=ChunkingConfig(max_tokens=128, overlap=0), dense=DenseParams(faiss="hnsw"))
+    # m=16 (pgvector's default) in both stores; ef_search stays 128
+    config = IndexConfig(chunking=ChunkingConfig(max_tokens=128, overlap=0), dense=DenseParams(faiss="hnsw", hnsw_m=16))
     rng = np.random.default_rng(7)
     stored = SyntheticEncoder(0).encode(["x"] * min(args.chunks, 10_000))
     picks = rng.integers(0, len(stored), size=args.queries)
