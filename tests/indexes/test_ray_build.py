@@ -34,7 +34,8 @@ def local_ray():
         ray.shutdown()
 
 
-def test_ray_workers_give_the_local_vectors_in_order(local_ray, tmp_path):
+@pytest.mark.integration  # a real PostgreSQL server
+def test_ray_workers_give_the_local_vectors_in_order_in_both_stores(local_ray, tmp_path, pg_url):
     docs = make_animal_documents()
     encoder = RayEncoder(FakeEncoder, workers=2, shard=2)  # 5 chunks in 3 shards over 2 actors
     build_index(docs, tmp_path / "ray", IndexConfig(), encoder=encoder, progress=False)
@@ -43,10 +44,21 @@ def test_ray_workers_give_the_local_vectors_in_order(local_ray, tmp_path):
     assert [c.id for c in ray_index.chunks] == [c.id for c in local_index.chunks]
     assert np.array_equal(ray_index.embeddings(), local_index.embeddings())
     assert ray_index.model_info == local_index.model_info
+    build_index(docs, pg_url, IndexConfig(), encoder=RayEncoder(FakeEncoder, workers=2, shard=2), progress=False)
+    from smallrag.indexes.location import parse_database_url
+    from smallrag.indexes.pg.connection import connect
+
+    location = parse_database_url(pg_url)
+    conn = connect(location)
+    rows = conn.execute(f'SELECT c.id, e.embedding::text FROM "{location.schema}".chunks c '
+                        f'JOIN "{location.schema}".embeddings e ON e.row = c.row ORDER BY c.row').fetchall()
+    conn.close()
+    assert [cid for cid, _ in rows] == [c.id for c in local_index.chunks]
+    assert np.array_equal(np.array([json.loads(v) for _, v in rows], dtype=np.float32), local_index.embeddings())
 
 
 @pytest.mark.integration
-def test_cli_ray_build_equals_the_local_build_in_both_stores(local_ray, tmp_path, pg_url, capsys):
+def test_cli_ray_build_equals_the_local_build(local_ray, tmp_path, capsys):
     """The packaged encoder on 2 Ray workers: the same chunk ids, vectors within 1e-6."""
     assert main(["index", "build", str(SAMPLE), "--out", str(tmp_path / "local"), "--quiet"]) == 0
     assert main(["index", "build", str(SAMPLE), "--out", str(tmp_path / "ray"), "--engine", "ray",
@@ -56,18 +68,6 @@ def test_cli_ray_build_equals_the_local_build_in_both_stores(local_ray, tmp_path
     assert remote.model_info["fingerprint"] == local.model_info["fingerprint"]
     difference = np.abs(remote.embeddings() - local.embeddings()).max()
     assert difference < 1e-6
-    assert main(["index", "build", str(SAMPLE), "--out", pg_url, "--engine", "ray", "--quiet"]) == 0
-    from smallrag.indexes.location import parse_database_url
-    from smallrag.indexes.pg.connection import connect
-
-    location = parse_database_url(pg_url)
-    conn = connect(location)
-    rows = conn.execute(f'SELECT c.id, e.embedding::text FROM "{location.schema}".chunks c '
-                        f'JOIN "{location.schema}".embeddings e ON e.row = c.row ORDER BY c.row').fetchall()
-    conn.close()
-    assert [cid for cid, _ in rows] == [c.id for c in local.chunks]
-    stored = np.array([json.loads(v) for _, v in rows], dtype=np.float32)
-    assert np.abs(stored - local.embeddings()).max() < 1e-6
 
 
 def test_ray_options_need_the_ray_engine(tmp_path, capsys):
