@@ -206,8 +206,9 @@ def _add_documents(path: str | Path, documents: Sequence[Document], *, encoder, 
         if len(index.chunks) - len(removed) + len(new_chunks) == 0:
             raise SmallragError("the update would leave the index empty; delete the folder instead")
         embeddings = encoder.encode([c.text for c in new_chunks], progress=progress) if config.has_dense else None
+        gone = set(removed)
         documents = (index.manifest["counts"]["documents"] - len({c.doc_id for c in present.values()})
-                     + len({c.doc_id for c in new_chunks} | {present[r].doc_id for r in present if r not in set(removed)}))
+                     + len({c.doc_id for c in new_chunks} | {c.doc_id for r, c in present.items() if r not in gone}))
         counts = apply_changes(index, new_chunks, embeddings, removed, [present[r] for r in removed],
                                documents=documents, progress=progress)["counts"]
     finally:

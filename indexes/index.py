@@ -12,7 +12,7 @@ import numpy as np
 from smallrag.core.atomic import recover_interrupted_swap
 from smallrag.indexes.bm25 import BM25Index
 from smallrag.indexes.config import IndexConfig
-from smallrag.indexes.index_encoder import check_encoder_matches, load_index_encoder
+from smallrag.indexes.index_encoder import IndexEncoder
 from smallrag.indexes.dense import DenseIndex
 from smallrag.indexes.manifest import read_manifest
 from smallrag.indexes.store import filter_mask, load_chunks
@@ -24,7 +24,7 @@ from smallrag.core.types import Chunk
 logger = logging.getLogger(__name__)
 
 
-class Index:
+class Index(IndexEncoder):
     def __init__(self, path: Path, manifest: dict[str, Any], config: IndexConfig, chunks: list[Chunk],
                  bm25: BM25Index | None, dense: DenseIndex | None) -> None:
         self.path = path
@@ -109,13 +109,3 @@ class Index:
     def doc_ids(self) -> list[str]:
         return list(dict.fromkeys(c.doc_id for c in self.chunks))
 
-    def encoder(self):
-        """The encoder this index was built with, found by path or packaged name and
-        checked against the fingerprint in the manifest."""
-        if self._encoder is None:
-            self._encoder = load_index_encoder(self.model_info, self.path)
-        return self._encoder
-
-    def set_encoder(self, encoder) -> None:
-        check_encoder_matches(encoder, self.model_info, self.path)
-        self._encoder = encoder

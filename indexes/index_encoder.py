@@ -37,3 +37,22 @@ def load_index_encoder(model_info: dict[str, Any] | None, index_path: Path):
     raise ModelMismatchError(
         f"the model index {index_path} was built with ({model_info['name']!r} at {model_info.get('path')}, "
         f"fingerprint {model_info['fingerprint']}) is not on this machine; install it or rebuild the index")
+
+
+class IndexEncoder:
+    """What every index store shares about its encoder: `encoder()` finds the model the index was
+    built with (lazily, once) and `set_encoder()` takes one after checking it is that model. The
+    store sets `model_info`, `path` and `_encoder = None`."""
+
+    model_info: dict[str, Any] | None
+    path: Any
+    _encoder: Any
+
+    def encoder(self):
+        if self._encoder is None:
+            self._encoder = load_index_encoder(self.model_info, self.path)
+        return self._encoder
+
+    def set_encoder(self, encoder) -> None:
+        check_encoder_matches(encoder, self.model_info, self.path)
+        self._encoder = encoder

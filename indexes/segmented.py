@@ -19,6 +19,7 @@ from smallrag.core.errors import IndexFormatError, SmallragError
 from smallrag.core.types import Chunk
 from smallrag.indexes.bm25 import _idf
 from smallrag.indexes.config import IndexConfig
+from smallrag.indexes.index_encoder import IndexEncoder
 from smallrag.indexes.meta_index import check_filters, warn_unknown_keys
 from smallrag.indexes.segment import Segment, read_entry
 from smallrag.indexes.tokenizer import Tokenizer
@@ -51,7 +52,7 @@ class LiveChunks(SequenceABC):
             yield self._index.chunk_at(int(row))
 
 
-class SegmentedIndex:
+class SegmentedIndex(IndexEncoder):
     """A format-2 folder index, opened for reading (see module doc)."""
 
     def __init__(self, path: Path, manifest: dict[str, Any], config: IndexConfig) -> None:
@@ -129,19 +130,6 @@ class SegmentedIndex:
     def chunk_at(self, row: int) -> Chunk:
         seg = int(np.searchsorted(self.offsets, row, side="right") - 1)
         return self.segments[seg].chunk(row - self.offsets[seg])
-
-    def encoder(self):
-        if self._encoder is None:
-            from smallrag.indexes.index_encoder import load_index_encoder
-
-            self._encoder = load_index_encoder(self.model_info, self.path)
-        return self._encoder
-
-    def set_encoder(self, encoder) -> None:
-        from smallrag.indexes.index_encoder import check_encoder_matches
-
-        check_encoder_matches(encoder, self.model_info, self.path)
-        self._encoder = encoder
 
     def close(self) -> None:
         for seg in self.segments:

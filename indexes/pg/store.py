@@ -16,6 +16,7 @@ import numpy as np
 from smallrag.core.errors import IndexFormatError, SmallragError
 from smallrag.core.types import Chunk
 from smallrag.indexes.config import IndexConfig
+from smallrag.indexes.index_encoder import IndexEncoder
 from smallrag.indexes.location import DatabaseLocation, parse_database_url
 from smallrag.indexes.pg.bm25_sql import bm25_query
 from smallrag.indexes.pg.connection import connect
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 TIE_MARGIN = 16  # extra HNSW candidates, so that ties at the k-th place still break by row
 
 
-class PgIndex:
+class PgIndex(IndexEncoder):
     """Opened by `PgIndex.open(url)`; `path` is the URL as messages show it."""
 
     def __init__(self, location: DatabaseLocation, conn: Any, manifest: dict[str, Any]) -> None:
@@ -73,19 +74,6 @@ class PgIndex:
     @property
     def has_dense(self) -> bool:
         return self.config.has_dense
-
-    def encoder(self):
-        if self._encoder is None:
-            from smallrag.indexes.index_encoder import load_index_encoder
-
-            self._encoder = load_index_encoder(self.model_info, self.path)
-        return self._encoder
-
-    def set_encoder(self, encoder) -> None:
-        from smallrag.indexes.index_encoder import check_encoder_matches
-
-        check_encoder_matches(encoder, self.model_info, self.path)
-        self._encoder = encoder
 
     def info(self) -> dict[str, Any]:
         """The manifest as it is now (counts change with every add), with the tables' sizes."""
