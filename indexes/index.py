@@ -59,18 +59,6 @@ class Index(IndexEncoder):
         dense = DenseIndex.load(path / "dense", config.dense, n_chunks) if config.has_dense else None
         return cls(path, manifest, config, chunks, bm25, dense)
 
-    @property
-    def model_info(self) -> dict[str, Any] | None:
-        return self.manifest.get("model")
-
-    @property
-    def has_bm25(self) -> bool:
-        return self.bm25 is not None
-
-    @property
-    def has_dense(self) -> bool:
-        return self.dense is not None
-
     def close(self) -> None:
         """Nothing to release: a format-1 index is read whole on open."""
 

@@ -40,13 +40,27 @@ def load_index_encoder(model_info: dict[str, Any] | None, index_path: Path):
 
 
 class IndexEncoder:
-    """What every index store shares about its encoder: `encoder()` finds the model the index was
-    built with (lazily, once) and `set_encoder()` takes one after checking it is that model. The
-    store sets `model_info`, `path` and `_encoder = None`."""
+    """What every index store shares: which parts it has (from its config), the model it was built
+    with (from its manifest), `encoder()`, which finds that model (lazily, once), and
+    `set_encoder()`, which takes one after checking it is that model. The store sets `manifest`,
+    `config`, `path` and `_encoder = None`."""
 
-    model_info: dict[str, Any] | None
+    manifest: dict[str, Any]
+    config: Any
     path: Any
     _encoder: Any
+
+    @property
+    def model_info(self) -> dict[str, Any] | None:
+        return self.manifest.get("model")
+
+    @property
+    def has_bm25(self) -> bool:
+        return self.config.has_bm25
+
+    @property
+    def has_dense(self) -> bool:
+        return self.config.has_dense
 
     def encoder(self):
         if self._encoder is None:

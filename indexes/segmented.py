@@ -99,18 +99,6 @@ class SegmentedIndex(IndexEncoder):
 
     # -- what it holds ------------------------------------------------------------------------
     @property
-    def model_info(self) -> dict[str, Any] | None:
-        return self.manifest.get("model")
-
-    @property
-    def has_bm25(self) -> bool:
-        return self.config.has_bm25
-
-    @property
-    def has_dense(self) -> bool:
-        return self.config.has_dense
-
-    @property
     def chunks(self) -> LiveChunks:
         return LiveChunks(self)
 

@@ -63,18 +63,6 @@ class PgIndex(IndexEncoder):
         self._conn.close()
 
     # -- what it holds ------------------------------------------------------------------------
-    @property
-    def model_info(self) -> dict[str, Any] | None:
-        return self.manifest.get("model")
-
-    @property
-    def has_bm25(self) -> bool:
-        return self.config.has_bm25
-
-    @property
-    def has_dense(self) -> bool:
-        return self.config.has_dense
-
     def info(self) -> dict[str, Any]:
         """The manifest as it is now (counts change with every add), with the tables' sizes."""
         with self._snapshot() as conn:
