@@ -22,9 +22,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from smallrag.core.errors import SmallragError
 from smallrag.core.types import Chunk
-from smallrag.indexes.store import _OWN_FIELDS, _hashable, _matches, _MISSING, _values
+from smallrag.indexes.store import _OWN_FIELDS, _hashable, _matches, _MISSING, _values, accepted_set
 
 logger = logging.getLogger(__name__)
 OWN_FIELDS = ("doc_id", "title")
@@ -138,8 +137,7 @@ class MetaIndex:
         self._load()
         mask = np.ones(self.n_rows, dtype=bool)
         for key, wanted in filters.items():
-            accepted = set(wanted) if isinstance(wanted, (list, tuple, set, frozenset)) else {wanted}
-            accepted |= {str(v) for v in accepted if isinstance(v, int) and not isinstance(v, bool)}
+            accepted = accepted_set(wanted)
             hit = np.zeros(self.n_rows, dtype=bool)
             if key in _OWN_FIELDS:  # their values are str (or None for title): exact text matches only
                 hit[self.own_rows(key, [v for v in accepted if isinstance(v, str)])] = True
@@ -152,17 +150,3 @@ class MetaIndex:
                     hit[np.asarray(self._rows[start:end])] = True
             mask &= hit
         return mask
-
-
-def check_filters(filters: Any) -> None:
-    if not isinstance(filters, Mapping):
-        raise SmallragError(f"filters must be a mapping of field -> value(s), got {type(filters).__name__}")
-
-
-def warn_unknown_keys(keys: set[str], filters: Mapping[str, Any]) -> None:
-    """As smallrag.indexes.store does for the old format: a key no chunk has matches nothing."""
-    for key in filters:
-        if key not in _OWN_FIELDS and key not in keys:
-            shown = ", ".join(sorted(keys)[:20]) or "none"
-            logger.warning("filter key %r is in no chunk's metadata, so it matches nothing; the index's metadata "
-                           "keys are: %s (plus doc_id and title)", key, shown)

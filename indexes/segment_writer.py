@@ -215,7 +215,7 @@ def merge_tail(root: Path, *, progress: bool) -> dict[str, Any]:
     index = SegmentedIndex.open_folder(root)
     try:
         tail = index.segments[1:]
-        chunks, vectors, term_lists = [], [], []
+        chunks, vectors = [], []
         for seg in tail:
             for row in np.flatnonzero(~seg.deleted):
                 chunks.append(seg.chunk(int(row)))
@@ -236,7 +236,6 @@ def merge_tail(root: Path, *, progress: bool) -> dict[str, Any]:
         body.update(segments=segments, next_segment=number + 1, generation=int(manifest["generation"]) + 1)
         known = {k: v for k, v in manifest["files"].items() if k != VOCAB_FILE}
         published = _write_manifest(root, body, known)
-        del term_lists
     finally:
         index.close()
     for folder in old:  # readers that opened them keep their open files and maps

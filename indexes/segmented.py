@@ -20,7 +20,7 @@ from smallrag.core.types import Chunk
 from smallrag.indexes.bm25 import _idf
 from smallrag.indexes.config import IndexConfig
 from smallrag.indexes.index_encoder import IndexEncoder
-from smallrag.indexes.meta_index import check_filters, warn_unknown_keys
+from smallrag.indexes.store import check_filters, warn_unknown_keys
 from smallrag.indexes.segment import Segment, read_entry
 from smallrag.indexes.tokenizer import Tokenizer
 from smallrag.indexes.vocab import read_vocab

@@ -44,17 +44,26 @@ def filter_mask(chunks: Sequence[Chunk], filters: Mapping[str, Any] | None) -> n
     The keys `doc_id` and `title` match the chunk's own fields."""
     if not filters:
         return None
-    if not isinstance(filters, Mapping):
-        raise SmallragError(f"filters must be a mapping of field -> value(s), got {type(filters).__name__}")
+    check_filters(filters)
     _warn_unknown_keys(chunks, filters)
     mask = np.ones(len(chunks), dtype=bool)
     for key, wanted in filters.items():
-        accepted = set(wanted) if isinstance(wanted, (list, tuple, set, frozenset)) else {wanted}
-        accepted |= {str(value) for value in accepted if isinstance(value, int) and not isinstance(value, bool)}
+        accepted = accepted_set(wanted)
         for row, chunk in enumerate(chunks):
             if mask[row]:
                 mask[row] = any(_matches(value, accepted) for value in _values(chunk, key))
     return mask
+
+
+def check_filters(filters: Any) -> None:
+    if not isinstance(filters, Mapping):
+        raise SmallragError(f"filters must be a mapping of field -> value(s), got {type(filters).__name__}")
+
+
+def accepted_set(wanted: Any) -> set:
+    """The values a filter accepts: a list, tuple or set means any of them; an int also as text."""
+    accepted = set(wanted) if isinstance(wanted, (list, tuple, set, frozenset)) else {wanted}
+    return accepted | {str(value) for value in accepted if isinstance(value, int) and not isinstance(value, bool)}
 
 
 def _matches(value: Any, accepted: set) -> bool:
@@ -79,8 +88,13 @@ def _warn_unknown_keys(chunks: Sequence[Chunk], filters: Mapping[str, Any]) -> N
         present.update(chunk.metadata)
         if all(k in present for k in asked):
             return
-    for key in asked:
-        if key not in present:
+    warn_unknown_keys(present, filters)
+
+
+def warn_unknown_keys(present: set[str], filters: Mapping[str, Any]) -> None:
+    """Warn about each filter key that is neither an own field nor among the metadata keys `present`."""
+    for key in filters:
+        if key not in _OWN_FIELDS and key not in present:
             keys = ", ".join(sorted(present)[:20]) or "none"
             logger.warning("filter key %r is in no chunk's metadata, so it matches nothing; the index's metadata "
                            "keys are: %s (plus doc_id and title)", key, keys)

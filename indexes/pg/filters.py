@@ -16,6 +16,7 @@ import re
 from typing import Any, Mapping
 
 from smallrag.core.errors import SmallragError
+from smallrag.indexes.store import check_filters
 
 logger = logging.getLogger(__name__)
 OWN_COLUMNS = ("doc_id", "title")
@@ -74,8 +75,7 @@ def filter_sql(filters: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
     """(SQL condition on alias `c`, its parameters); ("TRUE", []) for no filter."""
     if not filters:
         return "TRUE", []
-    if not isinstance(filters, Mapping):
-        raise SmallragError(f"filters must be a mapping of field -> value(s), got {type(filters).__name__}")
+    check_filters(filters)
     clauses, params = [], []
     for key, wanted in filters.items():
         values = accepted_values(wanted)
