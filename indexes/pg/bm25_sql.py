@@ -26,9 +26,9 @@ def _idf(params: BM25Params) -> str:
 
 
 def _term_weight(params: BM25Params) -> str:
-    """The term-frequency part for posting p of chunk c."""
+    """The term-frequency part for posting p (which carries its chunk's length)."""
     k1, b = _f(params.k1), _f(params.b)
-    norm = f"(1 - {b} + {b} * c.length / st.avgdl)"
+    norm = f"(1 - {b} + {b} * p.length / st.avgdl)"
     tf = "p.tf::float8"
     if params.variant == "okapi":
         return f"({tf} * ({k1} + 1) / ({tf} + {k1} * {norm}))"
@@ -41,8 +41,12 @@ def _term_weight(params: BM25Params) -> str:
 
 def bm25_query(schema: str, params: BM25Params, where: str) -> str:
     """SELECT row, score of the top chunks for one query: parameters are the query's tokens (a
-    text array, repeats counting as in rank-bm25), then `where`'s own, then k."""
+    text array, repeats counting as in rank-bm25), then `where`'s own, then k. Without a filter
+    (`where` "TRUE") the query reads postings alone."""
     t = lambda name: f'"{schema}".{name}'  # noqa: E731
+    # a filter keeps the postings of chunks it accepts (a semi-join the planner can run from the
+    # metadata's GIN index, not a chunk lookup per posting)
+    kept = "TRUE" if where == "TRUE" else f"p.row IN (SELECT c.row FROM {t('chunks')} c WHERE {where})"
     return f"""
     WITH st AS (
         SELECT (value->>'n_docs')::float8 AS n,
@@ -55,8 +59,8 @@ def bm25_query(schema: str, params: BM25Params, where: str) -> str:
         GROUP BY t.id, t.df),
     w AS (SELECT q.id, q.qtf * {_idf(params)} AS idf FROM q, st)
     SELECT p.row, sum(w.idf * {_term_weight(params)}) AS score
-    FROM w JOIN {t('postings')} p ON p.term_id = w.id JOIN {t('chunks')} c ON c.row = p.row CROSS JOIN st
-    WHERE {where}
+    FROM w JOIN {t('postings')} p ON p.term_id = w.id CROSS JOIN st
+    WHERE {kept}
     GROUP BY p.row
     ORDER BY score DESC, p.row
     LIMIT %s"""

@@ -9,13 +9,13 @@ HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big
 TRAILER = (-1).to_bytes(2, "big", signed=True)
 
 
-def postings_copy(term_ids: np.ndarray, rows: np.ndarray, tfs: np.ndarray) -> bytes:
-    """COPY ... (term_id, row, tf) FROM STDIN (FORMAT BINARY) data."""
+def postings_copy(term_ids: np.ndarray, rows: np.ndarray, tfs: np.ndarray, lengths: np.ndarray) -> bytes:
+    """COPY ... (term_id, row, tf, length) FROM STDIN (FORMAT BINARY) data."""
     record = np.dtype([("n", ">i2"), ("l1", ">i4"), ("term", ">i4"), ("l2", ">i4"), ("row", ">i8"),
-                       ("l3", ">i4"), ("tf", ">i4")])
+                       ("l3", ">i4"), ("tf", ">i4"), ("l4", ">i4"), ("length", ">i4")])
     out = np.empty(len(term_ids), dtype=record)
-    out["n"], out["l1"], out["l2"], out["l3"] = 3, 4, 8, 4
-    out["term"], out["row"], out["tf"] = term_ids, rows, tfs
+    out["n"], out["l1"], out["l2"], out["l3"], out["l4"] = 4, 4, 8, 4, 4
+    out["term"], out["row"], out["tf"], out["length"] = term_ids, rows, tfs, lengths
     return HEADER + out.tobytes() + TRAILER
 
 

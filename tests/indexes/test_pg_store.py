@@ -77,8 +77,12 @@ def test_hnsw_index_is_built_and_exact_is_selectable(pg_url, tmp_path):
     location = parse_database_url(pg)
     conn = connect(location)
     kinds = [r[0] for r in conn.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = %s", (location.schema,))]
+    options = conn.execute("SELECT reloptions FROM pg_class WHERE relname = 'embeddings_hnsw' AND relnamespace = "
+                           "%s::regnamespace", (location.schema,)).fetchone()[0]
     conn.close()
     assert any("USING hnsw" in d for d in kinds)
+    m = config.dense.hnsw_m  # built with max(64, 2m) candidates; later inserts use pgvector's minimum, 2m
+    assert sorted(options) == sorted([f"m={m}", f"ef_construction={2 * m}"])
     exact = _ranked(open_retriever(pg + "&exact=1", "dense", encoder=FakeEncoder()))
     _assert_same(exact, _ranked(open_retriever(folder, "dense", encoder=FakeEncoder())), 1e-5)
     approximate = _ranked(open_retriever(pg, "dense", encoder=FakeEncoder()), k=3)
@@ -264,15 +268,17 @@ def test_a_schema_smallrag_did_not_write_is_never_replaced(pg_url):
         PgIndex.open(pg_url)
 
 
-def test_a_newer_format_is_refused(pg_url, tmp_path):
+@pytest.mark.parametrize("version, message", [(99, "format 99, newer than this smallrag"),
+                                              (1, "format 1, written by an earlier smallrag.*rebuild it with")])
+def test_a_format_this_smallrag_cannot_read_is_refused(pg_url, tmp_path, version, message):
     pg, _ = _both(pg_url, tmp_path, make_animal_documents(), IndexConfig(retrievers=("bm25",)))
     location = parse_database_url(pg)
     conn = connect(location)
-    conn.execute(f"""UPDATE "{location.schema}".meta SET value = jsonb_set(value, '{{format_version}}', '99')
-                     WHERE key = 'manifest'""")
+    conn.execute(f"""UPDATE "{location.schema}".meta SET value = jsonb_set(value, '{{format_version}}', %s::jsonb)
+                     WHERE key = 'manifest'""", (str(version),))
     conn.commit()
     conn.close()
-    with pytest.raises(IndexFormatError, match="format 99, newer than this smallrag"):
+    with pytest.raises(IndexFormatError, match=message):
         open_retriever(pg, "bm25")
 
 
