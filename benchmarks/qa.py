@@ -11,11 +11,20 @@ the gold paragraph, the fraction that refused, p50/p95 time to first token and t
 answer (streamed through RAG.stream), generation tokens/s, peak RSS. Speculative decoding is
 compared with and without on the same questions, and whether greedy outputs were identical.
 
-The prompt is smallrag's default plus one instruction asking for a short answer, since XQuAD's gold
+Context compression (issue 18): `--compress none,sentences:256,sentences:512` runs every
+configuration once per setting (`sentences:N` = smallrag.compression.SentenceCompressor within N
+tokens of context) and compares each with `none` on the same questions: prompt tokens, the tokens
+llama.cpp actually read (a prefix still in its KV cache is not read again), time to first token,
+F1, gold paragraph cited, and, with `--verify`, the share of answers whose claims the shipped NLI
+verifier finds all supported. `--dataset halueval` asks HaluEval-QA questions (records 8,000-9,999,
+the evaluation split) over an index of those records' knowledge passages instead of XQuAD.
+
+The prompt is smallrag's default plus one instruction asking for a short answer, since the gold
 answers are short spans. The output ends with ONE JSON line holding every figure.
 
 Usage:  HF_HUB_OFFLINE=1 python benchmarks/qa.py [--questions 40] [--transformers-questions 4]
-        [--configs NAME,NAME] [--seed 0] [--max-tokens 64] [-k 3]
+        [--configs NAME,NAME] [--seed 0] [--max-tokens 64] [-k 3] [--dataset xquad|halueval]
+        [--compress none,sentences:N,...] [--verify]
 """
 
 from __future__ import annotations
@@ -102,10 +111,22 @@ def _measured(*results: dict[str, Any] | None) -> bool:
 
 # -- worker: one generator configuration, in its own process ---------------------------------
 
-def run_worker(config_name: str, work_file: Path, max_tokens: int) -> dict[str, Any]:
+def compress_options(setting: str) -> dict[str, Any]:
+    """RAG options for a --compress setting: "none", or "sentences:N" (N tokens of context)."""
+    if setting == "none":
+        return {}
+    kind, _, budget = setting.partition(":")
+    if kind != "sentences" or not budget.isdigit() or int(budget) < 1:
+        raise ValueError(f"--compress takes none or sentences:N (N tokens), got {setting!r}")
+    return {"compressor": "sentences", "context_tokens": int(budget)}
+
+
+def run_worker(config_name: str, work_file: Path, max_tokens: int, compress: str = "none",
+               verify: bool = False) -> dict[str, Any]:
     from smallrag.eval.qa import best_score, exact_match, token_f1
     from smallrag.generators.factory import make_generator
     from smallrag.pipeline import RAG
+    from smallrag.verifiers.factory import make_verifier
 
     spec, options, _sample = CONFIGS[config_name]
     work = json.loads(work_file.read_text())
@@ -114,8 +135,10 @@ def run_worker(config_name: str, work_file: Path, max_tokens: int) -> dict[str, 
     load_started = time.perf_counter()
     generator = make_generator(spec, **options)
     rag = RAG(ReplayRetriever(hits), generator, k=work["k"], max_tokens=max_tokens, instructions=QA_INSTRUCTIONS,
-              progress=False)
-    warm = rag.ask(work["questions"][0]["question"])  # loads the model; not measured below
+              progress=False, verifier=make_verifier("nli") if verify else None, **compress_options(compress))
+    # loads the models; not measured below. The last question, so that the first measured one
+    # does not find its own prompt in the KV cache
+    warm = rag.ask(work["questions"][-1]["question"])
     load_seconds = time.perf_counter() - load_started
     rows = []
     for q in work["questions"]:
@@ -129,8 +152,14 @@ def run_worker(config_name: str, work_file: Path, max_tokens: int) -> dict[str, 
             else:
                 answer = item
         total = time.perf_counter() - started
-        short = _CITATION.sub("", answer.text).strip()
+        short = _CITATION.sub("", answer.raw_text or answer.text).strip()
+        verdicts = answer.verification.verdicts if answer.verification is not None else ()
         rows.append({
+            "prompt_tokens": answer.prompt_tokens,
+            "prompt_read": getattr(generator, "last_timings", {}).get("prompt_eval_tokens", answer.prompt_tokens),
+            "compress": answer.timings.get("compress"),
+            "checked": bool(verdicts),
+            "all_supported": bool(verdicts) and all(v.label == "supported" for v in verdicts),
             "id": q["id"], "answer": answer.text,
             "em": best_score(exact_match, short, q["answers"]),
             "f1": best_score(token_f1, short, q["answers"]),
@@ -142,8 +171,15 @@ def run_worker(config_name: str, work_file: Path, max_tokens: int) -> dict[str, 
         })
     n = len(rows)
     gen_seconds = sum(r["generate"] for r in rows)
+    checked = [r for r in rows if r["checked"]]
+    compress_seconds = [r["compress"] for r in rows if r["compress"] is not None]
     return {
-        "config": config_name, "generator": generator.name, "questions": n,
+        "config": config_name, "compress": compress, "generator": generator.name, "questions": n,
+        "prompt_tokens_mean": sum(r["prompt_tokens"] for r in rows) / n,
+        "prompt_tokens_read_mean": sum(r["prompt_read"] for r in rows) / n,
+        "compress_p50": quantile(compress_seconds, 0.5) if compress_seconds else None,
+        "verified": verify, "answers_checked": len(checked),
+        "all_claims_supported": sum(r["all_supported"] for r in checked) / len(checked) if checked else None,
         "exact_match": sum(r["em"] for r in rows) / n,
         "f1": sum(r["f1"] for r in rows) / n,
         "citation_contains_gold": sum(r["cites_gold"] for r in rows) / n,
@@ -163,19 +199,44 @@ def run_worker(config_name: str, work_file: Path, max_tokens: int) -> dict[str, 
 
 # -- parent: index, retrieve once, run each configuration ------------------------------------
 
-def prepare(data: Path, n_main: int, n_tf: int, seed: int, k: int, folder: Path) -> dict[str, Path]:
+HALUEVAL_EVALUATION = range(8000, 10000)  # ../shared/data/README.md: records 0-7,999 are for training
+
+
+def load_halueval_qa(path: Path):
+    """HaluEval-QA's evaluation records as a QA dataset: each record's knowledge is a passage (one
+    per distinct text), its question asks for `right_answer`, and its own passage is the gold one."""
+    from smallrag.core.jsonl import read_jsonl
+    from smallrag.core.types import Document
+    from smallrag.eval.qa import QADataset, QAExample
+
+    documents, examples, ids = [], [], {}
+    for lineno, record in read_jsonl(path):
+        n = lineno - 1
+        if n not in HALUEVAL_EVALUATION:
+            continue
+        knowledge = record["knowledge"]
+        if knowledge not in ids:
+            ids[knowledge] = f"k{n}"
+            documents.append(Document(id=ids[knowledge], text=knowledge))
+        examples.append(QAExample(f"q{n}", record["question"], (record["right_answer"],), ids[knowledge]))
+    return QADataset("halueval-qa", documents, examples)
+
+
+def prepare(data: Path, n_main: int, n_tf: int, seed: int, k: int, folder: Path, dataset_name: str = "xquad"
+            ) -> dict[str, Path]:
     from smallrag.eval.qa import load_squad
     from smallrag.indexes.builder import build_index
     from smallrag.indexes.config import IndexConfig
     from smallrag.retrievers.factory import open_retriever
 
-    dataset = load_squad(data / "qa" / "xquad.en.json", name="xquad-en")
+    dataset = (load_squad(data / "qa" / "xquad.en.json", name="xquad-en") if dataset_name == "xquad"
+               else load_halueval_qa(data / "qa" / "halueval_qa.jsonl"))
     rng = random.Random(seed)
     sample = rng.sample(dataset.examples, min(n_main, len(dataset.examples)))
     tf_sample = sample[:min(n_tf, len(sample))]
     started = time.perf_counter()
     build_index(dataset.documents, folder / "index", IndexConfig(), progress=False)
-    print(f"indexed {len(dataset.documents)} paragraphs in {time.perf_counter() - started:.1f} s; "
+    print(f"indexed {len(dataset.documents)} {dataset.name} passages in {time.perf_counter() - started:.1f} s; "
           f"{len(sample)} questions sampled with seed {seed} (first {len(tf_sample)} for transformers)")
     retriever = open_retriever(folder / "index")
     runs = retriever.retrieve_batch([e.question for e in sample], k)
@@ -204,12 +265,22 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated configuration names")
+    parser.add_argument("--dataset", choices=("xquad", "halueval"), default="xquad")
+    parser.add_argument("--compress", default="none",
+                        help="comma-separated settings, each none or sentences:N (default none)")
+    parser.add_argument("--verify", action="store_true", help="verify answers with the shipped NLI verifier")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--work-file", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:
-        print(json.dumps(run_worker(args.worker, args.work_file, args.max_tokens)))
+        print(json.dumps(run_worker(args.worker, args.work_file, args.max_tokens, args.compress, args.verify)))
         return
+    settings = [c.strip() for c in args.compress.split(",") if c.strip()]
+    try:
+        for setting in settings:
+            compress_options(setting)
+    except ValueError as exc:
+        parser.error(str(exc))
     for flag, value in (("--questions", args.questions), ("--transformers-questions", args.transformers_questions),
                         ("-k", args.k), ("--max-tokens", args.max_tokens)):
         if value < 1:
@@ -218,29 +289,38 @@ def main() -> None:
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
         parser.error(f"unknown configuration(s) {unknown}; choose from {list(CONFIGS)}")
-    figures.update({"benchmark": "qa-xquad-en", "seed": args.seed, "k": args.k, "max_tokens": args.max_tokens,
+    figures.update({"benchmark": "qa-xquad-en" if args.dataset == "xquad" else "qa-halueval",
+                    "seed": args.seed, "k": args.k, "max_tokens": args.max_tokens, "verify": args.verify,
+                    "load_average_at_start": list(os.getloadavg()),
                     "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}})
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        files = prepare(args.data, args.questions, args.transformers_questions, args.seed, args.k, Path(tmp))
+        files = prepare(args.data, args.questions, args.transformers_questions, args.seed, args.k, Path(tmp),
+                        args.dataset)
         for name in names:
-            work_file = files[CONFIGS[name][2]]
-            started = time.perf_counter()
-            proc = subprocess.run([sys.executable, __file__, "--worker", name, "--work-file", str(work_file),
-                                   "--max-tokens", str(args.max_tokens)], capture_output=True, text=True)
-            if proc.returncode != 0:
-                tail = proc.stderr.strip().splitlines()[-3:]
-                print(f"{name}: FAILED ({' | '.join(tail)})")
-                results[name] = {"config": name, "error": " | ".join(tail)}
-                continue
-            result = json.loads(proc.stdout.strip().splitlines()[-1])
-            results[name] = result
-            print(f"{name:42s} n={result['questions']:3d}  EM {result['exact_match']:.3f}  F1 {result['f1']:.3f}  "
-                  f"cites gold {result['citation_contains_gold']:.3f}  refused {result['no_answer_rate']:.3f}  "
-                  f"TTFT p50/p95 {result['ttft_p50']:.2f}/{result['ttft_p95']:.2f} s  "
-                  f"answer p50/p95 {result['answer_p50']:.2f}/{result['answer_p95']:.2f} s  "
-                  f"{result['tokens_per_second']:.1f} tok/s  peak RSS {result['peak_rss_mb']:.0f} MB  "
-                  f"({time.perf_counter() - started:.0f} s)")
+            for setting in settings:
+                key = name if setting == "none" else f"{name} | {setting}"
+                work_file = files[CONFIGS[name][2]]
+                started = time.perf_counter()
+                command = [sys.executable, __file__, "--worker", name, "--work-file", str(work_file),
+                           "--max-tokens", str(args.max_tokens), "--compress", setting]
+                proc = subprocess.run(command + (["--verify"] if args.verify else []), capture_output=True, text=True)
+                if proc.returncode != 0:
+                    tail = proc.stderr.strip().splitlines()[-3:]
+                    print(f"{key}: FAILED ({' | '.join(tail)})")
+                    results[key] = {"config": name, "compress": setting, "error": " | ".join(tail)}
+                    continue
+                result = json.loads(proc.stdout.strip().splitlines()[-1])
+                results[key] = result
+                supported = result["all_claims_supported"]
+                print(f"{key:42s} n={result['questions']:3d}  EM {result['exact_match']:.3f}  F1 {result['f1']:.3f}  "
+                      f"cites gold {result['citation_contains_gold']:.3f}  refused {result['no_answer_rate']:.3f}  "
+                      + (f"all supported {supported:.3f}  " if supported is not None else "")
+                      + f"prompt {result['prompt_tokens_mean']:.0f} tok (read {result['prompt_tokens_read_mean']:.0f})  "
+                      f"TTFT p50/p95 {result['ttft_p50']:.2f}/{result['ttft_p95']:.2f} s  "
+                      f"answer p50/p95 {result['answer_p50']:.2f}/{result['answer_p95']:.2f} s  "
+                      f"{result['tokens_per_second']:.1f} tok/s  peak RSS {result['peak_rss_mb']:.0f} MB  "
+                      f"({time.perf_counter() - started:.0f} s)")
     comparisons = []
     for fast, plain in SPECULATIVE_PAIRS:
         a, b = results.get(fast), results.get(plain)
@@ -264,9 +344,31 @@ def main() -> None:
         backends.append(row)
         print(f"backends: {cpp} is {row['tokens_per_second_ratio']:.2f}x the tokens/s of {tf} "
               f"({row['answer_p50_ratio']:.2f}x faster p50 answer)")
+    compression = []
+    for name in names:
+        base = results.get(name)
+        for setting in settings:
+            other = results.get(f"{name} | {setting}")
+            if setting == "none" or not _measured(base, other):
+                continue
+            row = {"config": name, "compress": setting,
+                   "prompt_tokens_ratio": other["prompt_tokens_mean"] / base["prompt_tokens_mean"],
+                   "ttft_p50_speedup": base["ttft_p50"] / other["ttft_p50"],
+                   "answer_p50_speedup": base["answer_p50"] / other["answer_p50"],
+                   "f1_delta": other["f1"] - base["f1"],
+                   "gold_cited_delta": other["citation_contains_gold"] - base["citation_contains_gold"]}
+            if base["all_claims_supported"] is not None and other["all_claims_supported"] is not None:
+                row["all_supported_delta"] = other["all_claims_supported"] - base["all_claims_supported"]
+            # the issue's rule for making compression the default
+            row["within_0_01"] = row["f1_delta"] >= -0.01 and row.get("all_supported_delta", 0.0) >= -0.01
+            compression.append(row)
+            print(f"compression: {name} {setting} vs none: prompt x{row['prompt_tokens_ratio']:.2f}, "
+                  f"TTFT p50 {row['ttft_p50_speedup']:.2f}x faster, F1 {row['f1_delta']:+.3f}, "
+                  f"gold cited {row['gold_cited_delta']:+.3f}"
+                  + (f", all supported {row['all_supported_delta']:+.3f}" if "all_supported_delta" in row else ""))
     for result in results.values():
         result.pop("answers", None)
-    figures.update({"configs": results, "speculative": comparisons, "backends": backends})
+    figures.update({"configs": results, "speculative": comparisons, "backends": backends, "compression": compression})
     print(json.dumps(figures))
 
 

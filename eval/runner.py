@@ -92,7 +92,8 @@ def describe_rag(rag: Any) -> dict[str, Any]:
             "temperature": rag.temperature, "seed": rag.seed, "context_tokens": rag.context_tokens,
             "on_unsupported": getattr(rag, "on_unsupported", None),
             "escalate_to": _name(getattr(rag, "escalate_to", None)),
-            "min_confidence": getattr(rag, "min_confidence", None)}
+            "min_confidence": getattr(rag, "min_confidence", None),
+            "compressor": _name(getattr(rag, "compressor", None))}
 
 
 def library_versions(engine: str) -> dict[str, str | None]:

@@ -98,7 +98,7 @@ class BM25Index:
         counts.sum_duplicates()
         counts.sort_indices()
         df = np.diff(counts.indptr).astype(np.float64)
-        idf = _idf(df, n_docs, params)
+        idf = idf_values(df, n_docs, params)
         tf = counts.data
         doc_of = counts.indices
         row_of = np.repeat(np.arange(len(vocab)), np.diff(counts.indptr))
@@ -177,11 +177,25 @@ class BM25Index:
         return cls(vocab, matrix, params)
 
 
-def _idf(df: np.ndarray, n_docs: int, params: BM25Params) -> np.ndarray:
+def _okapi_raw(df: np.ndarray, n_docs: int) -> np.ndarray:
+    return np.log(n_docs - df + 0.5) - np.log(df + 0.5)
+
+
+def okapi_mean_idf(df: np.ndarray, n_docs: int) -> float:
+    """The mean Okapi idf over a vocabulary's document frequencies, before flooring (numpy's
+    summation, as the folder store sums): rank-bm25's floor is epsilon times this."""
+    raw = _okapi_raw(df, n_docs)
+    return float(raw.sum() / len(raw))
+
+
+def idf_values(df: np.ndarray, n_docs: int, params: BM25Params, okapi_mean: float | None = None) -> np.ndarray:
+    """idf of each document frequency in `df` (float64) over `n_docs` chunks. Okapi floors a
+    negative idf to epsilon * `okapi_mean`, the mean over the whole vocabulary (None: `df` is the
+    whole vocabulary). Every store computes idf here, so their scores agree to the last bit."""
     if params.variant == "okapi":
-        idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
+        idf = _okapi_raw(df, n_docs)
         # rank-bm25: negative idfs are floored to epsilon * mean idf (mean taken before flooring)
-        floor = params.epsilon * (idf.sum() / len(idf))
+        floor = params.epsilon * (okapi_mean if okapi_mean is not None else idf.sum() / len(idf))
         return np.where(idf < 0, floor, idf)
     if params.variant == "bm25l":
         return math.log(n_docs + 1) - np.log(df + 0.5)

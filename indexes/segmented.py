@@ -17,7 +17,7 @@ import numpy as np
 
 from smallrag.core.errors import IndexFormatError, SmallragError
 from smallrag.core.types import Chunk
-from smallrag.indexes.bm25 import _idf
+from smallrag.indexes.bm25 import idf_values
 from smallrag.indexes.config import IndexConfig
 from smallrag.indexes.index_encoder import IndexEncoder
 from smallrag.indexes.store import check_filters, warn_unknown_keys
@@ -87,7 +87,7 @@ class SegmentedIndex(IndexEncoder):
         live = df > 0
         self.idf = np.zeros(len(self.vocab), dtype=np.float64)
         if live.any() and self.n_docs:
-            self.idf[live] = _idf(df[live].astype(np.float64), self.n_docs, self.config.bm25)
+            self.idf[live] = idf_values(df[live].astype(np.float64), self.n_docs, self.config.bm25)
         self.avgdl = self.total_length / self.n_docs if self.n_docs else 0.0
 
     @classmethod

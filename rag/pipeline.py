@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from smallrag.compression import make_compressor
 from smallrag.attribution import (DEFAULT_MAX_CITATIONS, attach_evidence, check_citations_mode, cite_from_evidence,
                                   nli_model_of)
 from smallrag.conversation import check_history, parse_rewrite, rewrite_messages
@@ -28,7 +29,7 @@ from smallrag.core.checks import check_int
 from smallrag.core.cancel import check as check_cancelled, holding
 from smallrag.core.progress import track
 from smallrag.core.errors import SmallragError
-from smallrag.core.protocols import Filters, Generator, Message, Reranker, Retriever, Verifier
+from smallrag.core.protocols import Compressor, Filters, Generator, Message, Reranker, Retriever, Verifier
 from smallrag.core.types import Answer, Attempt, Citation, Hit, Verification
 from smallrag.policy import abstention, check_policy, is_unsupported, rank
 from smallrag.prompt import INSTRUCTIONS, NO_ANSWER, SYSTEM_PROMPT, BuiltPrompt, approx_tokens, build_prompt, parse_citations
@@ -85,7 +86,13 @@ class RAG:
     With a verifier, `citations="evidence"` (default) makes every claim cite the blocks that
     support it, at most `max_citations`, best first (smallrag.attribution); the generator's
     text stays in `Answer.raw_text`. `citations="generator"` keeps the generator's markers.
-    Without a verifier the generator's citations are all there is."""
+    Without a verifier the generator's citations are all there is.
+
+    `compressor` chooses what the generator reads of the blocks within the context budget:
+    None (default) or "none" gives whole chunks (cut at a sentence end when the budget runs
+    out); "sentences" keeps the sentences the shipped reranker scores as most relevant
+    (smallrag.compression.SentenceCompressor); any smallrag.core.protocols.Compressor works.
+    Verification still reads each cited block's whole chunk."""
 
     def __init__(self, retriever: Retriever, generator: Generator, *, reranker: Reranker | None = None,
                  verifier: Verifier | None = None, k: int = 5, fetch_k: int | None = None,
@@ -93,7 +100,8 @@ class RAG:
                  seed: int | None = None, system_prompt: str = SYSTEM_PROMPT, instructions: str = INSTRUCTIONS,
                  progress: bool = True, on_unsupported: str = "annotate", escalate_to: Generator | None = None,
                  min_confidence: float | None = None, abstain_after_escalation: bool = False,
-                 citations: str = "evidence", max_citations: int = DEFAULT_MAX_CITATIONS) -> None:
+                 citations: str = "evidence", max_citations: int = DEFAULT_MAX_CITATIONS,
+                 compressor: Compressor | str | None = None) -> None:
         for label, value in (("k", k), ("max_tokens", max_tokens), ("max_citations", max_citations)):
             check_int(label, value, minimum=1, expected="a positive integer")
         check_int("fetch_k", fetch_k, minimum=k, optional=True, expected=f"an integer >= k ({k})")
@@ -125,6 +133,7 @@ class RAG:
         self.abstain_after_escalation = abstain_after_escalation
         self.citations = check_citations_mode(citations)
         self.max_citations = max_citations
+        self.compressor = make_compressor(compressor)
         self._generator_lock = threading.Lock()
         self._escalate_lock = threading.Lock()
 
@@ -216,9 +225,14 @@ class RAG:
     def _prompt(self, query: str, hits: Sequence[Hit], timings: dict[str, float]) -> BuiltPrompt:
         started = time.perf_counter()
         count = self._count()
-        prompt = build_prompt(query, hits, context_tokens=self._context_budget(query, count), count_tokens=count,
-                              system=self.system_prompt, instructions=self.instructions,
-                              special_tokens=self._special_tokens())
+        budget = self._context_budget(query, count)
+        excerpts = None
+        if self.compressor is not None:
+            excerpts = self.compressor.compress(query, hits, budget, count)
+            timings["compress"] = time.perf_counter() - started
+        prompt = build_prompt(query, hits, context_tokens=budget, count_tokens=count, system=self.system_prompt,
+                              instructions=self.instructions, special_tokens=self._special_tokens(),
+                              excerpts=excerpts)
         if prompt.dropped_hits:
             logger.info("%d retrieved chunk(s) did not fit the context budget of %d tokens",
                         prompt.dropped_hits, prompt.context_tokens)

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 from smallrag.core.chunking import count_tokens as count_word_tokens
 from smallrag.core.sentences import sentence_spans
 from smallrag.core.errors import SmallragError
-from smallrag.core.types import Hit
+from smallrag.core.types import Excerpt, Hit
 from smallrag.core.untrusted import neutralise
 
 NO_ANSWER = "The documents do not answer this question."
@@ -46,8 +46,9 @@ def approx_tokens(text: str) -> int:
 class ContextBlock:
     n: int
     hit: Hit
-    text: str  # what went into the prompt: the chunk, or its leading whole sentences
+    text: str  # what went into the prompt: the chunk, its leading whole sentences, or an excerpt
     truncated: bool
+    spans: tuple[tuple[int, int], ...] = ()  # where `text` comes from in the chunk's text
 
 
 @dataclass(frozen=True)
@@ -70,31 +71,52 @@ def _fit(text: str, budget: int, count: Callable[[str], int]) -> str:
     return text[:kept_end]
 
 
+def block_framing(n: int, hit: Hit) -> str:
+    """The delimiters around block `n` as the budget counts them (the text goes in between)."""
+    return f'<block n="{n}" source="{neutralise(hit.chunk.doc_id)}">\n\n</block>\n'
+
+
+def _fit_excerpt(excerpt: Excerpt, budget: int, count: Callable[[str], int]) -> Excerpt:
+    """The excerpt's leading spans within `budget` tokens."""
+    spans = excerpt.spans
+    while spans and count(Excerpt(excerpt.hit, spans).text) > budget:
+        spans = spans[:-1]
+    return Excerpt(excerpt.hit, spans)
+
+
 def build_prompt(question: str, hits: Sequence[Hit], *, context_tokens: int = 2048,
                  count_tokens: Callable[[str], int] = approx_tokens, system: str = SYSTEM_PROMPT,
-                 instructions: str = INSTRUCTIONS, special_tokens: Sequence[str] = ()) -> BuiltPrompt:
+                 instructions: str = INSTRUCTIONS, special_tokens: Sequence[str] = (),
+                 excerpts: Sequence[Excerpt] | None = None) -> BuiltPrompt:
     """Chat messages asking `question` over `hits` (best first), packed into `context_tokens`.
 
-    The user turn is: the context blocks, then `instructions`, then the question. The blocks, their
-    sources and the question are untrusted: they are neutralised against `special_tokens` (the
-    generator's) and our delimiters."""
+    With `excerpts` (a compressor's choice, smallrag.compression) the blocks show those spans of
+    their hits instead, and `hits` is ignored. The user turn is: the context blocks, then
+    `instructions`, then the question. The blocks, their sources and the question are untrusted:
+    they are neutralised against `special_tokens` (the generator's) and our delimiters."""
     if not isinstance(question, str) or not question.strip():
         raise SmallragError(f"the question is empty ({question!r}); pass some text")
     if context_tokens <= 0:
         raise SmallragError(f"context_tokens must be positive, got {context_tokens}")
+    if excerpts is not None:
+        hits = [e.hit for e in excerpts]
     blocks: list[ContextBlock] = []
     used = 0
     dropped = 0
-    for hit in hits:
+    for i, hit in enumerate(hits):
         n = len(blocks) + 1
-        header = f'<block n="{n}" source="{neutralise(hit.chunk.doc_id)}">\n'
-        overhead = count_tokens(header + "\n</block>\n")
+        overhead = count_tokens(block_framing(n, hit))
         room = context_tokens - used - overhead
-        text = _fit(hit.chunk.text, room, count_tokens) if room > 0 else ""
+        if excerpts is None:
+            text = _fit(hit.chunk.text, room, count_tokens) if room > 0 else ""
+            spans = ((0, len(text)),)
+        else:
+            fitted = _fit_excerpt(excerpts[i], room, count_tokens) if room > 0 else Excerpt(hit, ())
+            text, spans = fitted.text, fitted.spans
         if not text.strip():
             dropped += 1
             continue
-        blocks.append(ContextBlock(n, hit, text, truncated=len(text) < len(hit.chunk.text)))
+        blocks.append(ContextBlock(n, hit, text, truncated=len(text) < len(hit.chunk.text), spans=spans))
         used += overhead + count_tokens(text)
     def clean(text: str) -> str:
         return neutralise(text, special_tokens)

@@ -134,3 +134,15 @@ class FakeVerifier:
 # FakeVerifier's verdicts for GOOD, BAD, HALF and a contradicted answer
 TABLE = {GOOD: ([SUPPORTED], 0.9), BAD: ([UNSUPPORTED], 0.2), HALF: ([SUPPORTED, UNSUPPORTED], 0.3),
          "Cats are dogs [1].": ([CONTRADICTED], 0.05)}
+
+
+class OverlapScorer:
+    """A sentence scorer for compressors: relevance = lower-case words shared with the query.
+    Records every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[tuple[str, str]]] = []
+
+    def score_pairs(self, pairs):
+        self.calls.append(list(pairs))
+        return [float(len(words(q) & words(p))) for q, p in pairs]

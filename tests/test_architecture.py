@@ -41,6 +41,7 @@ FLOORS = {
     "indexes": 1, "readers": 1,
     "retrievers": 2, "verifiers": 2, "generators": 2, "ingest": 2, "prompt": 2, "conversation": 2,
     "eval": 3,
+    "compression": 3,  # scores sentences with the reranker (a role folder), feeds the prompt
     "app": 4,
 }
 # the app floor: the only code that may import every other floor

@@ -124,15 +124,19 @@ def refresh_stats(conn: Any, location: DatabaseLocation, next_row: int, next_ter
                   counted: tuple[int, int] | None = None) -> dict[str, Any]:
     """The BM25 global statistics, exact (as the folder store's rebuild is): chunk count and total
     length (`counted`, kept up to date by the writer, or counted from the table), and the mean
-    Okapi idf over the vocabulary (its floor), recomputed from the terms table."""
+    Okapi idf over the vocabulary (its floor), computed from the terms' document frequencies in
+    term order by the folder store's own function, so the floor is the folder's to the last bit."""
+    import numpy as np
+
+    from smallrag.indexes.bm25 import okapi_mean_idf
+
     if counted is None:
         counted = conn.execute(f"SELECT count(*), coalesce(sum(length), 0) FROM {table(location, 'chunks')}").fetchone()
     n_docs, total = counted
-    idf_mean, vocabulary = conn.execute(
-        # float8 throughout: an untyped 0.5 would make this numeric, whose ln is ~50x slower
-        f"SELECT avg(ln(%s::float8 - df + 0.5::float8) - ln(df + 0.5::float8)), count(*) "
-        f"FROM {table(location, 'terms')}", (int(n_docs),)).fetchone()
-    stats = {"n_docs": int(n_docs), "total_length": int(total), "idf_mean": float(idf_mean or 0.0),
-             "vocabulary": int(vocabulary), "next_row": int(next_row), "next_term": int(next_term)}
+    df = np.array([d for (d,) in conn.execute(f"SELECT df FROM {table(location, 'terms')} ORDER BY id")],
+                  dtype=np.float64)
+    idf_mean = okapi_mean_idf(df, int(n_docs)) if len(df) and n_docs else 0.0
+    stats = {"n_docs": int(n_docs), "total_length": int(total), "idf_mean": idf_mean,
+             "vocabulary": int(len(df)), "next_row": int(next_row), "next_term": int(next_term)}
     write_meta(conn, location, STATS_KEY, stats)
     return stats

@@ -15,6 +15,7 @@ import numpy as np
 
 from smallrag.core.errors import IndexFormatError, SmallragError
 from smallrag.core.types import Chunk
+from smallrag.indexes.bm25 import idf_values
 from smallrag.indexes.config import IndexConfig
 from smallrag.indexes.index_encoder import IndexEncoder
 from smallrag.indexes.location import DatabaseLocation, parse_database_url
@@ -22,7 +23,7 @@ from smallrag.indexes.pg.bm25_sql import bm25_query
 from smallrag.indexes.pg.connection import connect
 from smallrag.indexes.pg.copy_rows import vector_literal
 from smallrag.indexes.pg.filters import filter_sql, metadata_keys_present
-from smallrag.indexes.pg.schema import read_meta, table
+from smallrag.indexes.pg.schema import STATS_KEY, read_meta, table
 
 logger = logging.getLogger(__name__)
 TIE_MARGIN = 16  # extra HNSW candidates, so that ties at the k-th place still break by row
@@ -101,8 +102,25 @@ class PgIndex(IndexEncoder):
         sql = bm25_query(self.location.schema, self.config.bm25, where)
         with self._snapshot() as conn:
             metadata_keys_present(conn, table(self.location, "chunks"), filters)
-            ranked = [conn.execute(sql, [list(tokens), *where_params, int(k)]).fetchall() if tokens else []
-                      for tokens in token_lists]
+            # the statistics and document frequencies of this snapshot; idf is computed by the
+            # folder store's own function, so the two stores score alike to the last bit
+            stats = conn.execute(f"SELECT value FROM {table(self.location, 'meta')} WHERE key = %s",
+                                 (STATS_KEY,)).fetchone()[0]
+            wanted = sorted({token for tokens in token_lists for token in tokens})
+            known = {term: (term_id, df) for term, term_id, df in conn.execute(
+                f"SELECT term, id, df FROM {table(self.location, 'terms')} WHERE term = ANY(%s)", (wanted,))}
+            n_docs = int(stats["n_docs"])
+            avgdl = stats["total_length"] / n_docs if n_docs else 0.0
+            ranked = []
+            for tokens in token_lists:
+                found = [known[token] for token in tokens if token in known]
+                if not found:
+                    ranked.append([])
+                    continue
+                idf = idf_values(np.array([df for _, df in found], dtype=np.float64), n_docs, self.config.bm25,
+                                 okapi_mean=stats["idf_mean"])
+                ranked.append(conn.execute(sql, [avgdl, [term_id for term_id, _ in found], idf.tolist(),
+                                                 *where_params, int(k)]).fetchall())
             return self._with_chunks(conn, ranked)
 
     def search_dense(self, vectors: np.ndarray, k: int, filters: Mapping[str, Any] | None

@@ -98,7 +98,8 @@ def answer_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
     options: dict[str, Any] = {"k": args.k, "max_tokens": args.max_tokens, "temperature": args.temperature,
                                "verifier": verifier, "verifier_model": args.nli_model,
                                "on_unsupported": args.on_unsupported, "min_confidence": args.min_confidence,
-                               "citations": args.citations}
+                               "citations": args.citations, "compressor": args.compress,
+                               "context_tokens": args.context_tokens}
     if args.escalate_to is not None:
         options["escalate_to"] = args.escalate_to
         # --n-ctx is a llama.cpp option: it reaches the escalation generator only when that is local too.

@@ -117,6 +117,13 @@ def add_answer_options(parser: argparse.ArgumentParser, k_default: int) -> None:
     parser.add_argument("--temperature", type=temperature, default=0.0, help="0 = greedy (default)")
     parser.add_argument("--n-ctx", type=positive_int, default=None, metavar="N",
                         help="context window for local generators (default 4096)")
+    parser.add_argument("--context-tokens", type=positive_int, default=None, metavar="N",
+                        help="at most N tokens of retrieved text in the prompt (default: what the generator's "
+                             "window leaves)")
+    parser.add_argument("--compress", choices=("none", "sentences"), default="none",
+                        help="what the generator reads of the retrieved blocks: none (default: whole chunks, in "
+                             "rank order, until --context-tokens), or sentences (the sentences the reranker scores "
+                             "most relevant to the question, within --context-tokens)")
     add_filter_option(parser)
     parser.add_argument("--verify", choices=("none", "nli", "cascade"), default=None,
                         help="check every claim against the retrieved blocks (default: nli when the shipped NLI "

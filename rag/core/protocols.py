@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence, Union, runtime_checkable
 
 import numpy as np
 
-from smallrag.core.types import Chunk, Generation, Hit, Verification
+from smallrag.core.types import Chunk, Excerpt, Generation, Hit, Verification
 
 # A metadata filter: field -> required value, or a list/tuple/set of accepted values.
 Filters = Mapping[str, Any]
@@ -67,6 +67,18 @@ class Reranker(Protocol):
     name: str
 
     def rerank(self, query: str, hits: Sequence[Hit], k: int | None = None) -> list[Hit]: ...
+
+
+@runtime_checkable
+class Compressor(Protocol):
+    """Chooses what the generator reads of the hits (best first): at most `budget` tokens as
+    `count_tokens` counts them, block framing included. Returns one Excerpt per hit it keeps,
+    in the hits' order; a hit it drops entirely is left out."""
+
+    name: str
+
+    def compress(self, question: str, hits: Sequence[Hit], budget: int,
+                 count_tokens: Callable[[str], int]) -> list[Excerpt]: ...
 
 
 # Evidence for a verifier: context blocks in prompt order (block n is evidence[n-1]).

@@ -131,6 +131,32 @@ class Generation:
 
 
 @dataclass(frozen=True)
+class Excerpt:
+    """What a context compressor keeps of one hit: character spans of its chunk's text, in text
+    order, so a block shown to the generator can always be traced back to the chunk."""
+
+    hit: Hit
+    spans: tuple[tuple[int, int], ...]
+
+    GAP = " … "  # between spans that are not adjacent in the chunk
+
+    @property
+    def text(self) -> str:
+        """The kept spans, joined by what stood between them when they are neighbours (the
+        whitespace between two sentences), else by an ellipsis."""
+        source = self.hit.chunk.text
+        parts: list[str] = []
+        previous_end: int | None = None
+        for start, end in self.spans:
+            if previous_end is not None:
+                between = source[previous_end:start]
+                parts.append(between if not between.strip() else self.GAP)
+            parts.append(source[start:end])
+            previous_end = end
+        return "".join(parts)
+
+
+@dataclass(frozen=True)
 class Citation:
     """A context block the answer cites as [n], resolved to the chunk that filled it, with the
     page(s) and section the chunk came from when its reader knew them (PDF, HTML, DOCX, Markdown)."""

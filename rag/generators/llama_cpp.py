@@ -316,6 +316,7 @@ class LlamaCppGenerator:
         request = self._request(prompt, max_tokens, temperature, stop, seed)
         llama = self.llama
         timings = self._start_timings()
+        _reset_perf(llama)
         started = time.perf_counter()
         try:
             # the completion is a generator: llama.cpp checks the context on the first chunk
@@ -332,3 +333,4 @@ class LlamaCppGenerator:
                 raise
             raise overflow from None
         timings["total"] = time.perf_counter() - started
+        timings.update(_perf_split(llama))

@@ -191,6 +191,28 @@ def test_stream_equals_generate_under_greedy(tiny):
 
 
 @pytest.mark.integration
+def test_a_prompt_prefix_in_the_kv_cache_is_not_read_again_and_greedy_text_is_unchanged():
+    """A RAG prompt starts with the same system turn and passages header every time: llama.cpp
+    keeps the previous prompt's tokens in its KV cache and reads only what differs. With the
+    default kernels (as `ask` runs) the answer must equal a fresh model's, which read it all."""
+    warm = LlamaCppGenerator(TINY, n_ctx=1024)
+    for i, question in enumerate(QUESTIONS[:2]):
+        fresh = LlamaCppGenerator(TINY, n_ctx=1024)  # nothing in its cache
+        expected = fresh.generate(rag_prompt(question), max_tokens=48)
+        del fresh
+        got = warm.generate(rag_prompt(question), max_tokens=48)
+        assert got.text == expected.text
+        read = warm.last_timings["prompt_eval_tokens"]
+        if i == 0:
+            assert read == got.prompt_tokens
+        else:  # the system turn and the passages are shared: only the question's tokens are read
+            assert 0 < read < 40 < got.prompt_tokens - 400
+    # streaming reports the same counters; the same prompt again is read from the cache
+    assert "".join(warm.stream(rag_prompt(question), max_tokens=48)) == got.text
+    assert 0 < warm.last_timings["prompt_eval_tokens"] < 5
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_prompt_lookup_gives_the_same_greedy_text(tiny, tiny_lookup, question):
     plain = tiny.generate(rag_prompt(question), max_tokens=64)

@@ -60,7 +60,7 @@ def _assert_same(a, b, tolerance: float) -> None:
 def test_bm25_in_sql_equals_the_folder_store(pg_url, tmp_path, variant):
     pg, folder = _both(pg_url, tmp_path, make_animal_documents(),
                        IndexConfig(retrievers=("bm25",), bm25=BM25Params(variant=variant)))
-    _assert_same(_ranked(open_retriever(pg, "bm25")), _ranked(open_retriever(folder, "bm25")), 1e-9)
+    assert _ranked(open_retriever(pg, "bm25")) == _ranked(open_retriever(folder, "bm25"))  # to the last bit
 
 
 def test_dense_and_hybrid_equal_the_folder_store(pg_url, tmp_path):
@@ -149,7 +149,7 @@ def test_add_replace_and_delete_keep_scores_equal_to_a_folder_rebuild(pg_url, tm
     assert report.added_chunks == sum(encoder.calls)  # only new chunks were encoded
     delete_documents(pg, [docs[1].id])
     delete_documents(folder, [docs[1].id])
-    _assert_same(_ranked(open_retriever(pg, "bm25")), _ranked(open_retriever(folder, "bm25")), 1e-9)
+    assert _ranked(open_retriever(pg, "bm25")) == _ranked(open_retriever(folder, "bm25"))  # to the last bit
     _assert_same(_ranked(open_retriever(pg, "dense", encoder=FakeEncoder())),
                  _ranked(open_retriever(folder, "dense", encoder=FakeEncoder())), 1e-5)
     info = PgIndex.open(pg).info()
@@ -387,26 +387,26 @@ def test_vectors_round_trip_exactly_through_binary_copy(pg_url, tmp_path):
 
 
 @pytest.mark.golden
-def test_cranfield_bm25_scores_in_sql_equal_the_folder_store(pg_url, tmp_path):
-    """All 225 Cranfield queries, top 100: the same chunks, scores within 1e-6."""
+def test_cranfield_bm25_in_sql_equals_the_folder_store_to_the_last_bit(pg_url, tmp_path):
+    """All 225 Cranfield queries, top 100: the same chunks in the same order with the same float
+    scores (ties included: Cranfield repeats abstracts), also after an add and a delete have
+    changed the statistics and the vocabulary. Okapi, whose idf floor is the subtle part; the
+    other variants are compared on the animal corpus above."""
     from smallrag.eval.datasets import load_cranfield
     from tests.helpers import CRANFIELD
 
     data = load_cranfield(CRANFIELD)
-    pg, folder = _both(pg_url, tmp_path, data.documents, IndexConfig(retrievers=("bm25",)))
+    pg, folder = _both(pg_url, tmp_path, data.documents[:1000], IndexConfig(retrievers=("bm25",)))
     queries = list(data.queries.values())
-    a = open_retriever(pg, "bm25").retrieve_batch(queries, 100)
-    b = open_retriever(folder, "bm25").retrieve_batch(queries, 100)
-    worst, swapped = 0.0, 0
-    for hits_a, hits_b in zip(a, b):
-        assert len(hits_a) == len(hits_b)
-        scores_b = {h.chunk.id: h.score for h in hits_b}
-        for ha, hb in zip(hits_a, hits_b):
-            # the same chunk at each place, or two chunks of equal score (Cranfield repeats
-            # abstracts) whose last-bit differences broke the tie the other way
-            worst = max(worst, abs(ha.score - hb.score))
-            if ha.chunk.id != hb.chunk.id:
-                swapped += 1
-                assert abs(ha.score - hb.score) < 1e-9
-        worst = max([worst] + [abs(h.score - scores_b[h.chunk.id]) for h in hits_a if h.chunk.id in scores_b])
-    assert worst < 1e-6 and swapped < 0.01 * sum(len(h) for h in a)
+
+    def ranked(where):
+        return [[(h.chunk.id, h.score) for h in hits] for hits in open_retriever(where, "bm25").retrieve_batch(queries, 100)]
+
+    assert ranked(pg) == ranked(folder)
+    gone = [d.id for d in data.documents[:1000:20]]
+    for where in (pg, folder):
+        add_documents(where, data.documents[1000:], progress=False)
+        delete_documents(where, gone)
+    after = ranked(pg)
+    assert after == ranked(folder)
+    assert sum(len(hits) for hits in after) > 20_000
