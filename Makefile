@@ -42,6 +42,8 @@ demo: setup
 	$(SMALLRAG) index build data/sample --out $(DEMO_INDEX)
 	$(SMALLRAG) index info $(DEMO_INDEX)
 	$(SMALLRAG) search $(DEMO_INDEX) --query "who invented the pneumatic tyre" -k 3 --mode bm25
+	# hybrid (the default): the first call also exports the query encoder to ONNX, later ones start without torch
+	$(SMALLRAG) search $(DEMO_INDEX) --query "why do volcanoes erupt" -k 3
 	# answers with cited sources from the packaged Qwen2.5-Coder-1.5B (joined and checked on first use)
 	$(SMALLRAG) ask $(DEMO_INDEX) "Why is Venus hotter than Mercury?"
 	$(SMALLRAG) ask $(DEMO_INDEX) "What gas do plants release during photosynthesis, and where does it come from?"

@@ -21,9 +21,9 @@ def check_encoder_matches(encoder, model_info: dict[str, Any] | None, index_path
             "(omit --model) or rebuild the index with the new one")
 
 
-def load_index_encoder(model_info: dict[str, Any] | None, index_path: Path):
-    from smallrag.indexes.encoders import SentenceTransformerEncoder
-
+def index_model_folder(model_info: dict[str, Any] | None, index_path: Path) -> Path:
+    """The folder of the model an index was built with: its recorded path, else the packaged
+    model of that name, whichever has the recorded fingerprint."""
     if model_info is None:
         raise SmallragError(f"index {index_path} has no dense part; rebuild it with --retrievers bm25,dense")
     candidates = [model_info.get("path")]
@@ -33,10 +33,16 @@ def load_index_encoder(model_info: dict[str, Any] | None, index_path: Path):
         pass
     for candidate in candidates:
         if candidate and Path(candidate).is_dir() and model_fingerprint(Path(candidate)) == model_info["fingerprint"]:
-            return SentenceTransformerEncoder(candidate)
+            return Path(candidate)
     raise ModelMismatchError(
         f"the model index {index_path} was built with ({model_info['name']!r} at {model_info.get('path')}, "
         f"fingerprint {model_info['fingerprint']}) is not on this machine; install it or rebuild the index")
+
+
+def load_index_encoder(model_info: dict[str, Any] | None, index_path: Path):
+    from smallrag.indexes.encoders import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(index_model_folder(model_info, index_path))
 
 
 class IndexEncoder:
@@ -66,6 +72,15 @@ class IndexEncoder:
         if self._encoder is None:
             self._encoder = load_index_encoder(self.model_info, self.path)
         return self._encoder
+
+    def use_light_encoder(self) -> bool:
+        """Encode queries with the light ONNX Runtime encoder (indexes/light_encoder.py) when an
+        export of the index's model is cached, so no torch is imported; True if it will be used."""
+        from smallrag.indexes.light_encoder import LightEncoder, light_encoder
+
+        if self._encoder is None:
+            self._encoder = light_encoder(index_model_folder(self.model_info, self.path))
+        return isinstance(self._encoder, LightEncoder)
 
     def set_encoder(self, encoder) -> None:
         check_encoder_matches(encoder, self.model_info, self.path)

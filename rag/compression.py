@@ -97,6 +97,7 @@ class SentenceCompressor:
         by_place = {(s.hit, s.position): j for j, s in enumerate(sentences)}
         chosen: dict[int, set[int]] = {}
         used: dict[int, int] = {}  # tokens each opened block costs now, framing included
+        total = 0  # sum(used.values()), kept as it changes
         # best first; ties go to the better-ranked hit, then to the earlier sentence
         for j in sorted(range(len(sentences)), key=lambda j: (-scores[j], sentences[j].hit, sentences[j].position)):
             s = sentences[j]
@@ -111,14 +112,15 @@ class SentenceCompressor:
             # block numbers are given in hit order among the kept hits, so s.hit + 1 is the most
             # a number can take: the framing is never undercounted
             cost = count_tokens(block_framing(s.hit + 1, hits[s.hit])) + count_tokens(excerpt.text)
-            if sum(used.values()) - used.get(s.hit, 0) + cost > budget:
+            if total - used.get(s.hit, 0) + cost > budget:
                 continue
             chosen[s.hit] = set(positions)
+            total += cost - used.get(s.hit, 0)
             used[s.hit] = cost
         out = [Excerpt(hits[i], tuple(sentences[by_place[(i, p)]].span for p in sorted(chosen[i])))
                for i in sorted(chosen)]
         logger.debug("kept %d of %d sentences from %d of %d hits (%d of %d tokens)",
-                     sum(len(e.spans) for e in out), len(sentences), len(out), len(hits), sum(used.values()), budget)
+                     sum(len(e.spans) for e in out), len(sentences), len(out), len(hits), total, budget)
         return out
 
 

@@ -46,13 +46,21 @@ def read_queries(path: str) -> list[tuple[Any, str]]:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from smallrag.indexes.opening import open_index
-    from smallrag.retrievers.factory import open_retriever
+    from smallrag.retrievers.factory import default_mode, open_retriever
 
     index = open_index(args.index, verify=False)  # sizes checked; `index info` verifies hashes
     queries = [(None, args.query)] if args.query is not None else read_queries(args.queries)
     filters = filters_from_args(args.filters)
     retriever = open_retriever(index, args.mode)
+    # A process that searches once should not pay for importing torch: queries go through the
+    # cached ONNX export of the index's model when there is one; a call without it writes it.
+    dense = (args.mode or default_mode(index)) in ("dense", "hybrid")
+    light = dense and index.use_light_encoder()
     results = retriever.retrieve_batch([text for _, text in queries], args.k, filters or None)
+    if dense and not light:
+        from smallrag.indexes.onnx_export import export_light_encoder
+
+        export_light_encoder(index.encoder())
     for (query_id, text), hits in zip(queries, results):
         if args.json:
             print_json({"query_id": query_id, "query": text,

