@@ -8,8 +8,8 @@ contexts are identical and the peak RSS it reports is that generator's (plus Pyt
 Per configuration: SQuAD exact match and token F1 (official normalisation; the citation
 markers [n] are removed from the answer first), the fraction of answers whose citations include
 the gold paragraph, the fraction that refused, p50/p95 time to first token and to the whole
-answer (streamed through RAG.stream), generation tokens/s, peak RSS. Speculative decoding is
-compared with and without on the same questions, and whether greedy outputs were identical.
+answer (streamed through RAG.stream), generation tokens/s, peak RSS. (Speculative decoding has its own
+benchmark, benchmarks/speculative.py.)
 
 Context compression (issue 18): `--compress none,sentences:256,sentences:512` runs every
 configuration once per setting (`sentences:N` = smallrag.compression.SentenceCompressor within N
@@ -57,29 +57,15 @@ QA_INSTRUCTIONS = INSTRUCTIONS + "\nAnswer with the shortest phrase that answers
 # name -> (backend spec, constructor options, which sample: "main" or "transformers")
 CONFIGS: dict[str, tuple[str, dict[str, Any], str]] = {
     "llama.cpp qwen-1.5b": ("llama.cpp:qwen-1.5b", {}, "main"),
-    # prompt lookup needs batch-invariant kernels (slower) to keep greedy output unchanged;
-    # its speed-up is measured against the same kernels without it, and against the default
-    "llama.cpp qwen-1.5b batch-invariant": ("llama.cpp:qwen-1.5b", {"batch_invariant": True}, "main"),
-    "llama.cpp qwen-1.5b +prompt-lookup": ("llama.cpp:qwen-1.5b", {"prompt_lookup": 6}, "main"),
+    # speculative decoding was measured by benchmarks/speculative.py and removed: it did not pay
     "llama.cpp qwen-0.5b": ("llama.cpp:qwen-0.5b", {}, "main"),
-    "llama.cpp qwen-0.5b batch-invariant": ("llama.cpp:qwen-0.5b", {"batch_invariant": True}, "main"),
-    "llama.cpp qwen-0.5b +prompt-lookup": ("llama.cpp:qwen-0.5b", {"prompt_lookup": 6}, "main"),
     "llama.cpp smollm2-135m": ("llama.cpp:smollm2", {}, "main"),
     # the same GGUF files through transformers (de-quantised), on a smaller sample
     "llama.cpp qwen-1.5b [tf sample]": ("llama.cpp:qwen-1.5b", {}, "transformers"),
     "transformers qwen-1.5b": ("transformers:qwen-1.5b", {}, "transformers"),
-    "transformers qwen-1.5b +draft qwen-0.5b": ("transformers:qwen-1.5b", {"draft_model": "qwen-0.5b"}, "transformers"),
     "llama.cpp qwen-0.5b [tf sample]": ("llama.cpp:qwen-0.5b", {}, "transformers"),
     "transformers qwen-0.5b": ("transformers:qwen-0.5b", {}, "transformers"),
 }
-# (with, without) pairs whose greedy outputs must be identical
-SPECULATIVE_PAIRS = [
-    ("llama.cpp qwen-1.5b +prompt-lookup", "llama.cpp qwen-1.5b batch-invariant"),
-    ("llama.cpp qwen-1.5b +prompt-lookup", "llama.cpp qwen-1.5b"),
-    ("llama.cpp qwen-0.5b +prompt-lookup", "llama.cpp qwen-0.5b batch-invariant"),
-    ("llama.cpp qwen-0.5b +prompt-lookup", "llama.cpp qwen-0.5b"),
-    ("transformers qwen-1.5b +draft qwen-0.5b", "transformers qwen-1.5b"),
-]
 # (llama.cpp, transformers) pairs on the same GGUF file and questions
 BACKEND_PAIRS = [
     ("llama.cpp qwen-1.5b [tf sample]", "transformers qwen-1.5b"),
@@ -321,18 +307,6 @@ def main() -> None:
                       f"answer p50/p95 {result['answer_p50']:.2f}/{result['answer_p95']:.2f} s  "
                       f"{result['tokens_per_second']:.1f} tok/s  peak RSS {result['peak_rss_mb']:.0f} MB  "
                       f"({time.perf_counter() - started:.0f} s)")
-    comparisons = []
-    for fast, plain in SPECULATIVE_PAIRS:
-        a, b = results.get(fast), results.get(plain)
-        if not _measured(a, b):
-            continue
-        same = sum(a["answers"][i] == b["answers"][i] for i in b["answers"])
-        row = {"with": fast, "without": plain, "speedup_tokens_per_second": a["tokens_per_second"] / b["tokens_per_second"],
-               "speedup_answer_p50": b["answer_p50"] / a["answer_p50"], "identical_greedy_outputs": same,
-               "questions": len(b["answers"])}
-        comparisons.append(row)
-        print(f"speculative: {fast} vs {plain}: {row['speedup_tokens_per_second']:.2f}x tokens/s, "
-              f"{row['speedup_answer_p50']:.2f}x p50 answer time, identical outputs {same}/{row['questions']}")
     backends = []
     for cpp, tf in BACKEND_PAIRS:
         a, b = results.get(cpp), results.get(tf)
@@ -368,7 +342,7 @@ def main() -> None:
                   + (f", all supported {row['all_supported_delta']:+.3f}" if "all_supported_delta" in row else ""))
     for result in results.values():
         result.pop("answers", None)
-    figures.update({"configs": results, "speculative": comparisons, "backends": backends, "compression": compression})
+    figures.update({"configs": results, "backends": backends, "compression": compression})
     print(json.dumps(figures))
 
 

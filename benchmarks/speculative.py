@@ -59,29 +59,33 @@ def model_draft(draft_llama: Any, n: int):
 
 
 def make_generator(config: str):
+    """The configuration's generator. smallrag itself has no speculative option (removed after this
+    benchmark): the draft models are given to llama-cpp-python here, on batch-invariant kernels."""
     from smallrag.generators.llama_cpp import LlamaCppGenerator
 
     if config == "plain":
         return LlamaCppGenerator(LARGE)
     if config == "batch-invariant":
         return LlamaCppGenerator(LARGE, batch_invariant=True)
-    if config.startswith("prompt lookup"):
-        return LlamaCppGenerator(LARGE, prompt_lookup=int(config.split()[-1]))
     n = int(config.split()[-1])
 
-    class DraftGenerator(LlamaCppGenerator):
+    class SpeculativeGenerator(LlamaCppGenerator):
         def _kernel_settings(self):
             from llama_cpp import Llama
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
             settings = super()._kernel_settings()
-            small = LlamaCppGenerator(SMALL)
-            draft = Llama(model_path=str(small.model_path()), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                          verbose=False)
-            settings["draft_model"] = model_draft(draft, n)
+            if config.startswith("prompt lookup"):
+                settings["draft_model"] = LlamaPromptLookupDecoding(num_pred_tokens=n)
+            else:
+                small = LlamaCppGenerator(SMALL)
+                draft = Llama(model_path=str(small.model_path()), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                              verbose=False)
+                settings["draft_model"] = model_draft(draft, n)
             settings["logits_all"] = True  # a draft model needs a logits row per checked token
             return settings
 
-    return DraftGenerator(LARGE, batch_invariant=True)
+    return SpeculativeGenerator(LARGE, batch_invariant=True)
 
 
 def run_worker(config: str, work_file: Path, max_tokens: int) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from smallrag.core.checks import check_int, is_int
+from smallrag.core.checks import check_int
 from smallrag.core import cancel
 from smallrag.core.errors import SmallragError
 from smallrag.generators.common import check_sampling, to_messages
@@ -25,12 +25,6 @@ logger = logging.getLogger(__name__)
 
 # ggml's BF16 tensor type; llama-cpp-python 0.3.36 does not export the constant.
 GGML_TYPE_BF16 = 30
-
-# Prompt lookup checks the sampled token plus its drafts in one batch. From 8 tokens on, ggml's
-# CPU mat-mul sends K-quant weights (the Qwen packages' Q4_K/Q6_K) through a tiled kernel that
-# rounds differently from the one-token kernel, so 6 drafts (a batch of 7) is the most that keeps
-# greedy output unchanged.
-MAX_PROMPT_LOOKUP = 6
 
 _LOAD_LOCK = threading.Lock()
 
@@ -101,40 +95,36 @@ class LlamaCppGenerator:
     """`model` is a packaged generator name (see smallrag.generators.gguf_packages) or a local .gguf path.
     The model loads on first use, so constructing one is cheap.
 
-    `prompt_lookup=k` (1..6) turns on prompt-lookup speculative decoding: up to k draft tokens
-    are copied from where the last tokens already occur in the prompt and checked in one batch,
-    which can pay off when answers quote their sources. Greedy output is the same with or
-    without it (see `_kernel_settings`).
+    There is no speculative decoding: measured on RAG answers that copy their sources
+    (benchmarks/speculative.py), prompt lookup and a Qwen-0.5B draft were 0.48-0.77x the plain
+    run on a 2-core CPU, so the option was removed (docs/generators.md).
+
+    `batch_invariant=True` picks kernels under which a token's logits do not depend on how many
+    tokens share its batch (see `_kernel_settings`); slower, for experiments that check tokens
+    in batches and must keep greedy output unchanged.
 
     `logprobs=True` fills Generation.logprobs. It makes llama.cpp keep the logits of every
     evaluated token, which costs memory (n_ctx x vocabulary floats at most) and some
-    prompt-processing time; prompt lookup needs the same.
+    prompt-processing time.
 
     `last_timings` holds the timings of the latest generate() or stream() call: stream() sets
     "first_token" as soon as the first text arrives and "total" when it ends. A call that
     loaded the model also reports "load"; "total" never includes it."""
 
     def __init__(self, model: str | Path = DEFAULT_GENERATOR, *, n_ctx: int = 4096, n_threads: int | None = None,
-                 seed: int = 0, prompt_lookup: int | None = None, logprobs: bool = False,
-                 batch_invariant: bool | None = None) -> None:
+                 seed: int = 0, logprobs: bool = False, batch_invariant: bool = False) -> None:
         check_int("n_ctx", n_ctx, minimum=1, expected="a positive integer (tokens of context)")
-        if prompt_lookup is not None and not (is_int(prompt_lookup) and 1 <= prompt_lookup <= MAX_PROMPT_LOOKUP):
-            raise SmallragError(f"prompt_lookup must be None (off) or a number of draft tokens from 1 to "
-                                f"{MAX_PROMPT_LOOKUP}, got {prompt_lookup!r}; longer drafts are checked by a "
-                                f"different llama.cpp kernel and would change the output")
         self.model = str(model)
         if self.model not in PACKAGED_GENERATORS:
             self.model_path()  # a missing .gguf fails here, not at the first question (one stat: still cheap)
         self.n_ctx = n_ctx
         self.n_threads = n_threads if n_threads is not None else os.cpu_count()
         self.seed = seed
-        self.prompt_lookup = prompt_lookup
         self.logprobs = bool(logprobs)
         # Batch-invariant kernels decode slower (Qwen-1.5B: about 20 vs 26 tokens/s here, from
         # unrepacked weights; prompt processing was a little faster, 5.3 vs 6.4 s for 486 tokens)
-        # and patch llama.cpp's load defaults, so only prompt lookup turns them on; a generator
-        # compared token for token with a prompt-lookup one passes batch_invariant=True.
-        self.batch_invariant = batch_invariant if batch_invariant is not None else prompt_lookup is not None
+        # and patch llama.cpp's load defaults, so they are off unless asked for.
+        self.batch_invariant = bool(batch_invariant)
         self.name = f"llama.cpp:{Path(self.model).name if self.model not in PACKAGED_GENERATORS else self.model}"
         self._llama = None
         self._load_lock = threading.Lock()
@@ -186,24 +176,17 @@ class LlamaCppGenerator:
 
     def _kernel_settings(self) -> dict[str, Any]:
         """Settings under which a token's logits do not depend on how many tokens share its
-        batch, so prompt lookup (which checks drafts in batches) leaves greedy output unchanged.
+        batch, so that checking tokens in batches (speculative decoding, benchmarks/speculative.py)
+        leaves greedy output unchanged.
         With llama.cpp's defaults it does not: the CPU attention over an F16 KV cache takes one
         path for a single token and another for a batch (without flash attention a different
         K*Q product; with it, the cache split across threads once it holds 512 cells). That moved
         SmolLM2's logits by up to 1.7 and changed its greedy text on 4 of 10 RAG prompts. Flash
         attention over a BF16 cache computes every query row the same way. Weight repacking is
-        the other half, see `_without_weight_repacking`. A generator with prompt lookup matches
-        one without it that also has `batch_invariant=True`."""
+        the other half, see `_without_weight_repacking`."""
         settings: dict[str, Any] = {"logits_all": self.logprobs}
         if self.batch_invariant:
             settings.update(flash_attn=True, type_k=GGML_TYPE_BF16, type_v=GGML_TYPE_BF16)
-        if self.prompt_lookup is not None:
-            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
-
-            settings["draft_model"] = LlamaPromptLookupDecoding(num_pred_tokens=self.prompt_lookup)
-            # 0.3.36 sizes its logits buffer by `logits_all` but a draft model writes a row for
-            # every token: without it a prompt longer than n_batch (512) fails to broadcast.
-            settings["logits_all"] = True
         return settings
 
     @property

@@ -1,7 +1,8 @@
 """Generation through Hugging Face transformers: a local model folder, or a GGUF file (packaged
 or local) that transformers de-quantises on load. Slower than llama.cpp on CPU, but it runs any
-architecture transformers knows, exposes per-token log-probabilities, and can use a draft model
-for assisted (speculative) decoding.
+architecture transformers knows and exposes per-token log-probabilities. It has no draft-model
+(assisted) decoding: on a 2-core CPU a Qwen-0.5B draft made Qwen-1.5B slower, not faster
+(docs/generators.md#speculative-decoding).
 
 Decoding is greedy when temperature is 0. When sampling, the model's own generation_config is
 ignored and the filters llama.cpp's chat completion uses (top_k 40, top_p 0.95, min_p 0.05, no
@@ -197,11 +198,10 @@ class _Request:
 
 class TransformersGenerator:
     """`model` is a packaged generator name (see smallrag.generators.gguf_packages), a local .gguf file or a local
-    Hugging Face model folder; `draft_model` optionally the same for a smaller model sharing its
-    tokenizer, used for assisted generation. `dtype` None means float32. `n_threads` sets torch's
+    Hugging Face model folder. `dtype` None means float32. `n_threads` sets torch's
     (process-wide) thread count. Constructing one is cheap: files load on first use."""
 
-    def __init__(self, model: str | Path, *, draft_model: str | Path | None = None, device: str = "cpu",
+    def __init__(self, model: str | Path, *, device: str = "cpu",
                  dtype: Any = None, seed: int = 0, n_threads: int | None = None,
                  context_window: int | None = None) -> None:
         for label, value in (("n_threads", n_threads), ("context_window", context_window)):
@@ -210,7 +210,6 @@ class TransformersGenerator:
         if dtype is not None and not (dtype in DTYPES or type(dtype).__module__ == "torch"):
             raise SmallragError(f"dtype {dtype!r} is not supported; use one of {list(DTYPES)} or a torch.dtype")
         self.model = str(model)
-        self.draft_model = str(draft_model) if draft_model is not None else None
         self.device = device
         self.dtype = dtype
         self.seed = seed
@@ -221,7 +220,6 @@ class TransformersGenerator:
         self._source: ModelSource | None = None
         self._tokenizer: Any = None
         self._lm: Any = None
-        self._draft_lm: Any = None
         self._eos_ids: tuple[int, ...] = ()
         self._load_lock = threading.Lock()
         self._busy = threading.Lock()
@@ -253,7 +251,7 @@ class TransformersGenerator:
 
     @property
     def lm(self) -> Any:
-        """The loaded model (and draft model, when one was given)."""
+        """The loaded model."""
         if self._lm is None:
             tokenizer = self.tokenizer
             with self._load_lock:
@@ -326,27 +324,11 @@ class TransformersGenerator:
             import torch
 
             torch.set_num_threads(self.n_threads)
-        draft = None
-        if self.draft_model is not None:
-            draft_source = resolve_model(self.draft_model)
-            draft_tokenizer = self._load_tokenizer(draft_source, f"draft model {self.draft_model!r}")
-            if draft_tokenizer.get_vocab() != tokenizer.get_vocab():
-                raise SmallragError(
-                    f"draft model {self.draft_model!r} has a different vocabulary ({len(draft_tokenizer)} tokens) than "
-                    f"model {self.model!r} ({len(tokenizer)} tokens); a draft model must share the model's tokenizer, "
-                    "e.g. qwen2.5-coder-0.5b-instruct-q4_k_m drafting for qwen2.5-coder-1.5b-instruct-q4_k_m")
         model = self._load_model(self.source, f"model {self.model!r}")
-        if self.draft_model is not None:
-            draft = self._load_model(draft_source, f"draft model {self.draft_model!r}")
-            sizes = (model.config.get_text_config().vocab_size, draft.config.get_text_config().vocab_size)
-            if sizes[0] != sizes[1]:
-                raise SmallragError(f"draft model {self.draft_model!r} scores {sizes[1]} tokens but model "
-                                    f"{self.model!r} scores {sizes[0]}; pick a draft model of the same family")
         self._eos_ids = self._end_tokens(model, tokenizer)
-        self._lm, self._draft_lm = model, draft
+        self._lm = model
         self.load_seconds = time.perf_counter() - started
-        logger.info("loaded %s%s in %.1f s", self.source.path,
-                    f" with draft {self.draft_model}" if self.draft_model is not None else "", self.load_seconds)
+        logger.info("loaded %s in %.1f s", self.source.path, self.load_seconds)
 
     @staticmethod
     def _end_tokens(model: Any, tokenizer: Any) -> tuple[int, ...]:
@@ -413,7 +395,7 @@ class TransformersGenerator:
                 return self._lm.generate(
                     input_ids=request.input_ids, attention_mask=request.attention_mask,
                     generation_config=self._generation_config(request, logits), stopping_criteria=criteria,
-                    streamer=tap, assistant_model=self._draft_lm)
+                    streamer=tap)
         except (RuntimeError, MemoryError) as exc:
             if _is_out_of_memory(exc):
                 raise SmallragError(f"{self.name} ran out of memory on a {request.prompt_tokens}-token prompt: "
