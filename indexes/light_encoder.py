@@ -14,7 +14,6 @@ Meant for queries: a few short texts per process. Index builds keep the torch en
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
@@ -26,6 +25,7 @@ import numpy as np
 
 from smallrag.core.local_model import LocalModel
 from smallrag.core.models import default_cache_dir, model_fingerprint
+from smallrag.indexes.manifest import file_digest
 
 logger = logging.getLogger(__name__)
 
@@ -39,21 +39,13 @@ def export_folder(fingerprint: str, cache_dir: Path | None = None) -> Path:
     return (cache_dir if cache_dir is not None else default_cache_dir()) / "onnx" / fingerprint
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_export(folder: Path, fingerprint: str) -> dict[str, Any] | None:
     """The export's metadata when the folder holds a whole, unaltered export of that model, else None."""
     try:
         meta = json.loads((folder / "export.json").read_text(encoding="utf-8"))
         model = folder / "model.onnx"
         if (meta.get("format") != EXPORT_FORMAT or meta.get("fingerprint") != fingerprint
-                or model.stat().st_size != meta.get("size") or file_sha256(model) != meta.get("sha256")):
+                or model.stat().st_size != meta.get("size") or file_digest(model) != meta.get("sha256")):
             logger.warning("ignoring the ONNX export in %s: it is not a whole export of this model; it will be "
                            "written again", folder)
             return None

@@ -16,7 +16,8 @@ import numpy as np
 
 from smallrag.core.atomic import atomic_folder
 from smallrag.indexes.light_encoder import (EXPORT_FORMAT, EXPORT_TOLERANCE, LightEncoder, export_folder,
-                                           file_sha256, light_path_available)
+                                           light_path_available)
+from smallrag.indexes.manifest import file_digest
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def _write(model: Any, encoder: Any, folder: Path) -> dict[str, Any]:
                           opset_version=17, dynamo=False)
     meta = {"format": EXPORT_FORMAT, "fingerprint": encoder.fingerprint, "model": encoder.name,
             "inputs": inputs, "max_length": int(model.max_seq_length), "dimension": int(encoder.dimension),
-            "strip": True, "size": path.stat().st_size, "sha256": file_sha256(path)}
+            "strip": True, "size": path.stat().st_size, "sha256": file_digest(path)}
     return meta
 
 
