@@ -67,8 +67,9 @@ def export_light_encoder(encoder: Any, *, cache_dir: Path | None = None) -> Path
         logger.warning("the ONNX export of %s differs from the torch encoder by %.2g (> %g); not kept",
                        encoder.name, exc.args[0], EXPORT_TOLERANCE)
         return None
-    except OSError as exc:
-        logger.warning("could not write the ONNX export of %s to %s: %s", encoder.name, target, exc)
+    except Exception as exc:  # noqa: BLE001 - an optional speed-up must never fail the search that wrote it
+        logger.warning("could not write the ONNX export of %s to %s (%s: %s); searches keep using torch",
+                       encoder.name, target, type(exc).__name__, exc)
         return None
     logger.info("exported a light query encoder for %s to %s (max |difference| %.1e)", encoder.name, target, error)
     return target

@@ -84,6 +84,19 @@ def test_the_environment_turns_it_off(tiny, cache, exported, monkeypatch):
     assert export_light_encoder(SentenceTransformerEncoder(str(tiny)), cache_dir=cache) is None
 
 
+def test_a_failed_export_is_a_warning_and_leaves_nothing(tiny, tmp_path, monkeypatch, caplog):
+    import torch
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Module onnx is not installed!")
+
+    monkeypatch.setattr(torch.onnx, "export", broken)
+    assert export_light_encoder(SentenceTransformerEncoder(str(tiny)), cache_dir=tmp_path) is None
+    assert "could not write the ONNX export" in caplog.text and "onnx is not installed" in caplog.text
+    assert light_encoder(tiny, cache_dir=tmp_path) is None
+    assert not any((tmp_path / "onnx").glob("*/model.onnx"))
+
+
 def test_the_export_lives_under_the_model_fingerprint(tiny, cache, exported):
     assert exported == export_folder(SentenceTransformerEncoder(str(tiny)).fingerprint, cache)
 
