@@ -12,10 +12,13 @@ which copy the paragraph), greedy, up to --max-tokens tokens. Configurations, al
 - draft N (N = 2, 4, 8): Qwen2.5-Coder-0.5B drafts N tokens greedily (its own KV cache, prefix
   reused across steps), the 1.5B model checks them in one batch (llama-cpp-python's
   LlamaDraftModel interface);
-- prompt lookup N (N = 2, 4): drafts copied from the prompt's n-grams (the existing option).
+- prompt lookup N (N = 2, 4): drafts copied from the prompt's n-grams (llama-cpp-python's
+  LlamaPromptLookupDecoding).
 
-Reported per configuration: time to first token, total and decode-only p50, decode tokens/s,
-speed-up of the total and of decoding against plain, and how many answers are identical to
+smallrag has neither option: both were removed after this benchmark found them slower
+(docs/generators.md#speculative-decoding); the drafts are given to llama-cpp-python here.
+
+Reported per configuration: time to first token, total and decode-only p50 (wall clock), speed-up of the total and of decoding against plain, and how many answers are identical to
 plain's and to batch-invariant's. Ends with one JSON line.
 
     HF_HUB_OFFLINE=1 python benchmarks/speculative.py [--questions 12] [--max-tokens 128]
@@ -33,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from smallrag.core.stats import quantile
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LARGE, SMALL = "qwen2.5-coder-1.5b-instruct-q4_k_m", "qwen2.5-coder-0.5b-instruct-q4_k_m"
@@ -112,12 +117,6 @@ def run_worker(config: str, work_file: Path, max_tokens: int) -> dict[str, Any]:
         rows.append({"text": "".join(text), "first_token": first or total, "total": total,
                      "decode": total - (first or total)})
     return {"config": config, "rows": rows}
-
-
-def quantile(values: list[float], q: float) -> float:
-    from smallrag.core.stats import quantile as q_
-
-    return q_(values, q)
 
 
 def prepare(data: Path, n: int, seed: int, folder: Path) -> Path:

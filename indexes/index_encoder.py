@@ -79,7 +79,9 @@ class IndexEncoder:
         from smallrag.indexes.light_encoder import LightEncoder, light_encoder
 
         if self._encoder is None:
-            self._encoder = light_encoder(index_model_folder(self.model_info, self.path))
+            # index_model_folder has checked the folder against the recorded fingerprint
+            self._encoder = light_encoder(index_model_folder(self.model_info, self.path),
+                                          fingerprint=self.model_info["fingerprint"])
         return isinstance(self._encoder, LightEncoder)
 
     def set_encoder(self, encoder) -> None:

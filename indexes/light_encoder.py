@@ -102,12 +102,14 @@ def light_path_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "tokenizers"))
 
 
-def light_encoder(model_path: Path, *, name: str | None = None, cache_dir: Path | None = None) -> LightEncoder | None:
+def light_encoder(model_path: Path, *, name: str | None = None, cache_dir: Path | None = None,
+                  fingerprint: str | None = None) -> LightEncoder | None:
     """The light encoder of a model folder, or None: when $SMALLRAG_LIGHT_ENCODER is "0", when
-    onnxruntime or tokenizers is not installed, or when no valid export of this model is cached."""
+    onnxruntime or tokenizers is not installed, or when no valid export of this model is cached.
+    `fingerprint`: the folder's, when the caller has just computed it (an index checking its model)."""
     if not light_path_available():
         return None
-    fingerprint = model_fingerprint(Path(model_path))
+    fingerprint = fingerprint if fingerprint is not None else model_fingerprint(Path(model_path))
     folder = export_folder(fingerprint, cache_dir)
     meta = read_export(folder, fingerprint)
     if meta is None:
