@@ -11,6 +11,9 @@
 - The same figures for smallrag's `precision="bfloat16"` mode (matrix products in bfloat16), a
   third run in the same alternation: its speed-up, and how far its F1 and correlations move
   from bert-score's.
+- smallrag's exact mode runs its default backend (ONNX Runtime float32 from a checked export
+  when onnxruntime is installed; `runtime` in the JSON); a fourth run in the alternation is the
+  exact mode through torch (`backend="torch"`), so the two backends are compared in one run.
 
 The bert-score side is `bert_score.BERTScorer(model_type=<the packaged all-MiniLM-L6-v2
 folder>, num_layers=L)`, the package's public API (0.3.13). Default layer: 6 (see
@@ -118,18 +121,23 @@ def main(argv: list[str] | None = None) -> int:
                                    nthreads=0, device="cpu")
     fast = BERTScorer(layer=args.layer, idf=list(refs) if args.idf else False, batch_size=args.batch_size,
                       precision="bfloat16")
-    for scorer in (ours, theirs, fast):  # warm-up: load the model, first-call allocations
+    on_torch = BERTScorer(layer=args.layer, idf=list(refs) if args.idf else False, batch_size=args.batch_size,
+                          backend="torch")
+    for scorer in (ours, theirs, fast, on_torch):  # warm-up: load the model, first-call allocations
         scorer.score(cands[:32], refs[:32])
+    log(f"smallrag exact mode runs on {ours.runtime}")
 
     runs = {"smallrag": lambda: ours.score(cands, refs).f1s,
             "bert-score": lambda: theirs.score(cands, refs, batch_size=args.batch_size)[2].numpy(),
-            "smallrag-bf16": lambda: fast.score(cands, refs).f1s}
+            "smallrag-bf16": lambda: fast.score(cands, refs).f1s,
+            "smallrag-torch": lambda: on_torch.score(cands, refs).f1s}
     times, outputs = best_times(runs, args.repeats)
     f_ours = np.array(outputs["smallrag"], dtype=np.float64)
     f_theirs = np.asarray(outputs["bert-score"], dtype=np.float64)
     f_fast = np.array(outputs["smallrag-bf16"], dtype=np.float64)
     max_diff = float(np.abs(f_ours - f_theirs).max())
     max_diff_fast = float(np.abs(f_fast - f_theirs).max())
+    max_diff_torch = float(np.abs(np.array(outputs["smallrag-torch"], dtype=np.float64) - f_theirs).max())
 
     per_lp: dict[str, Any] = {}
     for lp in sorted({r["lp"] for r in wmt}) + ["all"]:
@@ -149,10 +157,15 @@ def main(argv: list[str] | None = None) -> int:
              "speedup": times["bert-score"] / times["smallrag"],
              "smallrag_bf16_pairs_per_s": len(wmt) / times["smallrag-bf16"],
              "speedup_bf16": times["bert-score"] / times["smallrag-bf16"],
+             "smallrag_torch_pairs_per_s": len(wmt) / times["smallrag-torch"],
+             "speedup_torch": times["bert-score"] / times["smallrag-torch"],
+             "onnx_vs_torch": times["smallrag-torch"] / times["smallrag"], "runtime": ours.runtime,
              "smallrag_seconds": times["smallrag"], "bert_score_seconds": times["bert-score"],
              "repeats": args.repeats, "torch_threads": torch.get_num_threads()}
     log(f"speed: smallrag {speed['smallrag_pairs_per_s']:.1f} pairs/s, bert-score "
         f"{speed['bert_score_pairs_per_s']:.1f} pairs/s ({speed['speedup']:.2f}x); max |dF1| {max_diff:.2e}")
+    log(f"speed: smallrag exact through torch {speed['smallrag_torch_pairs_per_s']:.1f} pairs/s "
+        f"({speed['speedup_torch']:.2f}x); max |dF1| {max_diff_torch:.2e}")
     log(f"speed: smallrag bfloat16 {speed['smallrag_bf16_pairs_per_s']:.1f} pairs/s ({speed['speedup_bf16']:.2f}x); "
         f"max |dF1| {max_diff_fast:.2e}, max |d correlation| {corr_diff_fast:.4f}")
 
@@ -174,9 +187,11 @@ def main(argv: list[str] | None = None) -> int:
               "bert_score_version": metadata.version("bert-score"),
               "wmt17": {"pairs": len(wmt), "per_lp": per_lp, "max_abs_f1_diff": max_diff,
                         "max_abs_correlation_diff": corr_diff, "bf16_max_abs_f1_diff": max_diff_fast,
+                        "torch_max_abs_f1_diff": max_diff_torch,
                         "bf16_max_abs_correlation_diff": corr_diff_fast},
               "speed": speed, "stsb_test": stsb,
               "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                          "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
                           "platform": platform.platform()}}
     print(json.dumps(result))
     return 0

@@ -34,11 +34,14 @@ Speed: each distinct text is tokenized once (fast tokenizer, one call), embedded
 (repeated references cost nothing), batches are formed from length-sorted texts, layers above
 `layer` are never computed, and a fixed idf corpus is tokenized and counted once per scorer.
 
-Precision: `precision="float32"` (default) is the exact mode above. `precision="bfloat16"` runs
-the encoder's matrix products in bfloat16 (torch CPU autocast; layer norms and softmax stay
-float32) and is about 2.0x faster on a CPU with AVX512-BF16, at the cost of exactness: F1 moves
-by up to 1.7e-3 per pair (measured by benchmarks/bertscore.py, which reports both modes). The
-signature names the precision, so scores of the two modes are never mistaken for each other.
+Precision: `precision="float32"` (default) is the exact mode above, run by ONNX Runtime from a
+checked export when it is installed (eval/bertscore_encoder.py; measured 1.13x torch, |dF1| vs
+bert-score 3.6e-7; `backend="torch"` keeps torch). `precision="bfloat16"` runs the encoder's
+matrix products in bfloat16 (torch CPU autocast; layer norms and softmax stay float32). It is
+faster only on a CPU with AMX (2.40x bert-score on an AMX Xeon; 0.82x, slower, on a 2-core
+AVX-512 Xeon without AMX: docs/backends.md), at the cost of exactness: F1 moves by up to 1.7e-3
+per pair (measured by benchmarks/bertscore.py, which reports both modes). The signature names the
+precision, so scores of the two modes are never mistaken for each other.
 
 Long texts: tokens past the model's window (`max_length`, default the tokenizer's limit capped by
 the model's position embeddings: 512 for BERT-style models) are cut off, as bert-score does;
@@ -63,7 +66,6 @@ import numpy as np
 
 from smallrag.core.checks import check_int
 from smallrag.core.errors import SmallragError
-from smallrag.core.fixed_rows import fix_linear_rows
 from smallrag.core.local_model import LocalModel
 
 logger = logging.getLogger(__name__)
@@ -87,7 +89,6 @@ BERT_SCORE_LAYERS = {
 # Byte-level BPE tokenizers: bert-score encodes with add_prefix_space=True for these.
 _PREFIX_SPACE_TOKENIZERS = ("Roberta", "GPT2", "Bart", "Longformer", "Deberta")
 PRECISIONS = ("float32", "bfloat16")
-_LAYER_LISTS = ("encoder.layer", "transformer.layer", "encoder.layers", "layers")
 
 
 @dataclass(frozen=True)
@@ -196,13 +197,15 @@ class BERTScorer(LocalModel):
     `idf`: False (uniform weights), True (idf from the references of each `score` call, as
     bert-score's idf=True) or a list of reference texts (a fixed idf corpus, counted once).
     `baseline`: None or a bert-score baseline file. `max_length`: the token window (texts are cut
-    to it). `precision`: "float32" (exact, equal to bert-score) or "bfloat16" (faster, F1 within
-1.7e-3). Construction reads config files only; the model loads on the first `score`."""
+    to it). `precision`: "float32" (exact, equal to bert-score) or "bfloat16" (faster with AMX only, F1 within
+    1.7e-3). `backend`: "auto" (float32 through ONNX Runtime from a checked, cached export on the
+    CPU, else torch; eval/bertscore_encoder.py), "onnx" or "torch". Construction reads config
+    files only; the model loads on the first `score`."""
 
     def __init__(self, model: str | Path | None = None, *, layer: int | None = None,
                  idf: bool | Sequence[str] = False, baseline: str | Path | None = None, batch_size: int = 64,
                  device: str = "cpu", max_length: int | None = None, precision: str = "float32",
-                 progress: bool = False) -> None:
+                 backend: str = "auto", progress: bool = False) -> None:
         from smallrag.core.models import resolve_embedder
 
         name, path = resolve_embedder(str(model) if model is not None else None)
@@ -230,29 +233,32 @@ class BERTScorer(LocalModel):
         check_int("max_length", max_length, minimum=2, optional=True, expected="a whole number of tokens >= 2")
         if precision not in PRECISIONS:
             raise SmallragError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}; "
-                                "float32 is exact (equal to bert-score), bfloat16 is faster")
+                                "float32 is exact (equal to bert-score), bfloat16 is faster on CPUs with AMX")
+        from smallrag.core.cross_encoder import check_backend, wants_onnx
+
+        check_backend(backend, device)
+        if backend == "onnx" and precision != "float32":
+            raise SmallragError(f"precision={precision!r} runs through torch (CPU autocast); pass backend='torch' "
+                                "or 'auto', or precision='float32' for ONNX Runtime")
         self.precision = precision
+        self.backend = backend
+        self._onnx = precision == "float32" and wants_onnx(backend, device)
         self.batch_size = batch_size
         self.progress = progress
         self._max_length = max_length
-        self._hidden_state_index: int | None = None  # set when layers could not be cut off
         self._corpus_idf: np.ndarray | None = None
         self._signature: str | None = None
 
     # -- loading ----------------------------------------------------------------------------
 
     def _load(self):
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+        from smallrag.core.cross_encoder import load_tokenizer
+        from smallrag.eval.bertscore_encoder import open_token_encoder
 
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(self._hf_path)
-            model = AutoModel.from_pretrained(self._hf_path, dtype=torch.float32)
-        except (OSError, ValueError) as exc:
-            raise SmallragError(f"cannot load the encoder in {self._hf_path}: {exc}") from exc
-        if not _cut_layers(model, self.layer):
-            self._hidden_state_index = self.layer
-        fix_linear_rows(model.eval().to(self.device), GEMM_ROWS)  # batch-invariant products
+        tokenizer = load_tokenizer(self._hf_path, "the BERTScore encoder")
+        encoder = open_token_encoder(self._hf_path, self.fingerprint, self.layer, self._config, tokenizer,
+                                     onnx=self._onnx, device=self.device, precision=self.precision,
+                                     gemm_rows=GEMM_ROWS, required=self.backend == "onnx")
         positions = int(self._config.get("max_position_embeddings", 512))
         if "roberta" in str(self._config.get("model_type", "")):
             positions -= 2  # RoBERTa's positions start after the padding index
@@ -261,9 +267,14 @@ class BERTScorer(LocalModel):
         if isinstance(tok_limit, int) and 0 < tok_limit < 100_000:
             limit = min(limit, tok_limit)
         self._max_length = min(self._max_length, limit) if self._max_length is not None else limit
-        logger.info("loaded BERTScore encoder %s (layer %d, window %d)", self._hf_path, self.layer,
-                    self._max_length)
-        return model, tokenizer
+        logger.info("loaded BERTScore encoder %s (layer %d, window %d, %s)", self._hf_path, self.layer,
+                    self._max_length, encoder.backend)
+        return encoder, tokenizer
+
+    @property
+    def runtime(self) -> str:
+        """What computes the token vectors once loaded: "onnx" (ONNX Runtime) or "torch"."""
+        return self.loaded()[0].backend
 
     @property
     def max_length(self) -> int:
@@ -308,11 +319,9 @@ class BERTScorer(LocalModel):
 
     def _embed(self, token_ids: dict[str, list[int]]) -> dict[str, np.ndarray]:
         """Unit-norm token embeddings, (n_tokens, dim) float32, of each text."""
-        import torch
-
         from smallrag.core.progress import track
 
-        model, tokenizer = self.loaded()
+        encoder, tokenizer = self.loaded()
         texts = list(token_ids)
         lengths = [len(token_ids[t]) for t in texts]
         buckets = [min(self._max_length, math.ceil(n / LENGTH_BUCKET) * LENGTH_BUCKET) for n in lengths]
@@ -331,28 +340,18 @@ class BERTScorer(LocalModel):
                 batches.append([i])
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         out: dict[str, np.ndarray] = {}
-        low_precision = torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16,
-                                       enabled=self.precision == "bfloat16")
-        with torch.inference_mode(), low_precision:
-            for batch in track(batches, "bertscore", "batch", self.progress):
-                length = buckets[batch[0]]
-                padded = batch + [batch[0]] * max(0, math.ceil(MIN_TOKENS_PER_PASS / length) - len(batch))
-                ids = torch.full((len(padded), length), pad_id, dtype=torch.long)
-                mask = torch.zeros((len(padded), length), dtype=torch.long)
-                for row, i in enumerate(padded):
-                    ids[row, : lengths[i]] = torch.tensor(token_ids[texts[i]], dtype=torch.long)
-                    mask[row, : lengths[i]] = 1
-                ids, mask = ids.to(self.device), mask.to(self.device)
-                if self._hidden_state_index is None:
-                    hidden = model(ids, attention_mask=mask)[0]
-                else:
-                    hidden = model(ids, attention_mask=mask, output_hidden_states=True).hidden_states[
-                        self._hidden_state_index]
-                hidden = hidden.float()
-                hidden = hidden / torch.norm(hidden, dim=-1, keepdim=True)
-                hidden = hidden.cpu().numpy()
-                for row, i in enumerate(batch):
-                    out[texts[i]] = hidden[row, : lengths[i]]
+        for batch in track(batches, "bertscore", "batch", self.progress):
+            length = buckets[batch[0]]
+            padded = batch + [batch[0]] * max(0, math.ceil(MIN_TOKENS_PER_PASS / length) - len(batch))
+            ids = np.full((len(padded), length), pad_id, dtype=np.int64)
+            mask = np.zeros((len(padded), length), dtype=np.int64)
+            for row, i in enumerate(padded):
+                ids[row, : lengths[i]] = token_ids[texts[i]]
+                mask[row, : lengths[i]] = 1
+            hidden = encoder.hidden(ids, mask)
+            hidden = hidden / np.linalg.norm(hidden, axis=-1, keepdims=True)
+            for row, i in enumerate(batch):
+                out[texts[i]] = hidden[row, : lengths[i]]
         return out
 
     def _idf_weights(self, corpus_ids: list[list[int]]) -> np.ndarray:
@@ -419,24 +418,6 @@ def _greedy_match(cand: np.ndarray, cand_w: np.ndarray | None, ref: np.ndarray,
     r = float((np.maximum(sim.max(axis=0), 0) * ref_w).sum(dtype=np.float32))
     f = 2 * p * r / (p + r) if p + r != 0 else 0.0
     return p, r, f
-
-
-def _cut_layers(model, layer: int) -> bool:
-    """Drop the transformer layers above `layer` so they are never computed (as bert-score does)."""
-    import torch
-
-    for dotted in _LAYER_LISTS:
-        owner = model
-        *parents, attr = dotted.split(".")
-        for name in parents:
-            owner = getattr(owner, name, None)
-            if owner is None:
-                break
-        layers = getattr(owner, attr, None) if owner is not None else None
-        if isinstance(layers, torch.nn.ModuleList):
-            setattr(owner, attr, torch.nn.ModuleList(list(layers)[:layer]))
-            return True
-    return False
 
 
 def bertscore(cands: Sequence[str], refs: Sequence[str | Sequence[str]], **options: Any) -> BERTScoreResult:

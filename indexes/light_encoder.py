@@ -9,13 +9,12 @@ checked against `SentenceTransformer.encode` before it is kept, and its size and
 checked again before it is loaded.
 
 Each text runs alone (no padding), so a vector never depends on what else is encoded with it.
-Meant for queries: a few short texts per process. Index builds keep the torch encoder.
+Meant for queries: a few short texts per process. Index builds keep the torch encoder: measured
+(benchmarks/backends.py), one text per run is slower than sentence-transformers' batches there.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import logging
 import os
 from pathlib import Path
@@ -24,34 +23,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from smallrag.core.local_model import LocalModel
-from smallrag.core.models import default_cache_dir, model_fingerprint
-from smallrag.indexes.manifest import file_digest
+from smallrag.core.models import model_fingerprint
+from smallrag.core.onnx_cache import MODEL_FILE, export_folder, onnx_session, onnxruntime_available, read_export
 
 logger = logging.getLogger(__name__)
 
 EXPORT_FORMAT = 1
+EXPORT_KIND = "query-encoder"
 EXPORT_TOLERANCE = 1e-5  # max |difference| of a normalised vector's component vs the torch encoder
 DISABLE_ENV = "SMALLRAG_LIGHT_ENCODER"  # "0": always use the torch encoder
-
-
-def export_folder(fingerprint: str, cache_dir: Path | None = None) -> Path:
-    """Where the export of the model with this fingerprint lives."""
-    return (cache_dir if cache_dir is not None else default_cache_dir()) / "onnx" / fingerprint
-
-
-def read_export(folder: Path, fingerprint: str) -> dict[str, Any] | None:
-    """The export's metadata when the folder holds a whole, unaltered export of that model, else None."""
-    try:
-        meta = json.loads((folder / "export.json").read_text(encoding="utf-8"))
-        model = folder / "model.onnx"
-        if (meta.get("format") != EXPORT_FORMAT or meta.get("fingerprint") != fingerprint
-                or model.stat().st_size != meta.get("size") or file_digest(model) != meta.get("sha256")):
-            logger.warning("ignoring the ONNX export in %s: it is not a whole export of this model; it will be "
-                           "written again", folder)
-            return None
-        return meta
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 class LightEncoder(LocalModel):
@@ -68,26 +48,29 @@ class LightEncoder(LocalModel):
         return int(self.meta["dimension"])
 
     def _load(self) -> tuple[Any, Any]:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         tokenizer.no_padding()
         tokenizer.enable_truncation(int(self.meta["max_length"]))
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # ORT's own warnings would print; we log
-        session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
+        session = onnx_session(self.onnx_path)
         logger.info("loaded the light (ONNX Runtime) query encoder for %s from %s", self.name, self.onnx_path)
         return session, tokenizer
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Normalised float32 vectors, one text per run (`batch_size` is accepted for the
+        interface: texts are never padded together)."""
+        from smallrag.core.progress import progress_bar
+
         session, tokenizer = self.loaded()
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         inputs = self.meta["inputs"]
-        for i, text in enumerate(texts):
-            enc = tokenizer.encode(self._prepare(text))
-            feeds = {"input_ids": enc.ids, "attention_mask": enc.attention_mask, "token_type_ids": enc.type_ids}
-            out[i] = session.run(None, {k: np.asarray([feeds[k]], dtype=np.int64) for k in inputs})[0][0]
+        with progress_bar(len(texts), "encoding", "chunk", progress) as bar:
+            for i, text in enumerate(texts):
+                enc = tokenizer.encode(self._prepare(text))
+                feeds = {"input_ids": enc.ids, "attention_mask": enc.attention_mask, "token_type_ids": enc.type_ids}
+                out[i] = session.run(None, {k: np.asarray([feeds[k]], dtype=np.int64) for k in inputs})[0][0]
+                bar.update(1)
         return out
 
     def _prepare(self, text: str) -> str:
@@ -95,11 +78,11 @@ class LightEncoder(LocalModel):
 
 
 def light_path_available() -> bool:
-    """Not turned off by $SMALLRAG_LIGHT_ENCODER=0, and onnxruntime and tokenizers (neither
-    imports torch) are installed."""
-    if os.environ.get(DISABLE_ENV, "1") == "0":
-        return False
-    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "tokenizers"))
+    """Not turned off by $SMALLRAG_LIGHT_ENCODER=0 or $SMALLRAG_ONNX=0, and onnxruntime and
+    tokenizers (neither imports torch) are installed."""
+    from smallrag.core.cross_encoder import ONNX_ENV
+
+    return os.environ.get(DISABLE_ENV, "1") != "0" and os.environ.get(ONNX_ENV, "1") != "0" and onnxruntime_available()
 
 
 def light_encoder(model_path: Path, *, name: str | None = None, cache_dir: Path | None = None,
@@ -111,7 +94,7 @@ def light_encoder(model_path: Path, *, name: str | None = None, cache_dir: Path 
         return None
     fingerprint = fingerprint if fingerprint is not None else model_fingerprint(Path(model_path))
     folder = export_folder(fingerprint, cache_dir)
-    meta = read_export(folder, fingerprint)
+    meta = read_export(folder, fingerprint, kind=EXPORT_KIND, fmt=EXPORT_FORMAT)
     if meta is None:
         return None
-    return LightEncoder(Path(model_path), folder / "model.onnx", meta, name=name)
+    return LightEncoder(Path(model_path), folder / MODEL_FILE, meta, name=name)

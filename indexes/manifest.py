@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -11,20 +10,13 @@ from typing import Any
 from smallrag.core.checks import is_int
 from smallrag.core.version import __version__
 from smallrag.core.errors import IndexFormatError
+from smallrag.core.models import file_digest
 from smallrag.indexes.vocab import prefix_digest
 
 FORMAT = "smallrag-index"
 FORMAT_VERSION = 2  # what builds write: segments (smallrag.indexes.segmented); format 1 still opens
 READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def describe_files(folder: Path) -> dict[str, dict[str, Any]]:

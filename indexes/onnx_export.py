@@ -6,18 +6,14 @@ next call starts light."""
 
 from __future__ import annotations
 
-import json
 import logging
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from smallrag.core.atomic import atomic_folder
-from smallrag.indexes.light_encoder import (EXPORT_FORMAT, EXPORT_TOLERANCE, LightEncoder, export_folder,
-                                           light_path_available)
-from smallrag.indexes.manifest import file_digest
+from smallrag.core.onnx_cache import export_checked, export_folder, torch_onnx_export
+from smallrag.indexes.light_encoder import EXPORT_FORMAT, EXPORT_KIND, EXPORT_TOLERANCE, LightEncoder, light_path_available
 
 logger = logging.getLogger(__name__)
 
@@ -57,35 +53,26 @@ def export_light_encoder(encoder: Any, *, cache_dir: Path | None = None) -> Path
         logger.info("no light query encoder for %s: %s", encoder.name, reason)
         return None
     target = export_folder(encoder.fingerprint, cache_dir)
-    try:
-        with atomic_folder(target) as tmp:
-            meta = _write(model, encoder, tmp)
-            error = _check(encoder, tmp, meta)
-            if error > EXPORT_TOLERANCE:
-                raise _Mismatch(error)
-    except _Mismatch as exc:
-        logger.warning("the ONNX export of %s differs from the torch encoder by %.2g (> %g); not kept",
-                       encoder.name, exc.args[0], EXPORT_TOLERANCE)
-        return None
-    except Exception as exc:  # noqa: BLE001 - an optional speed-up must never fail the search that wrote it
-        logger.warning("could not write the ONNX export of %s to %s (%s: %s); searches keep using torch",
-                       encoder.name, target, type(exc).__name__, exc)
-        return None
-    logger.info("exported a light query encoder for %s to %s (max |difference| %.1e)", encoder.name, target, error)
-    return target
+    fields = dict(model=encoder.name, inputs=_inputs(model), max_length=int(model.max_seq_length),
+                  dimension=int(encoder.dimension), strip=True)
+    kept = export_checked(target, kind=EXPORT_KIND, fmt=EXPORT_FORMAT, fingerprint=encoder.fingerprint,
+                          write=lambda path: _write(model, fields["inputs"], path),
+                          difference=lambda path: _difference(encoder, path, fields),
+                          tolerance=EXPORT_TOLERANCE, what=f"the query encoder {encoder.name}", **fields)
+    return target if kept else None
 
 
-class _Mismatch(Exception):
-    pass
+def _inputs(model: Any) -> list[str]:
+    inputs = ["input_ids", "attention_mask"]
+    if getattr(model[0].auto_model.config, "type_vocab_size", 0):
+        inputs.append("token_type_ids")
+    return inputs
 
 
-def _write(model: Any, encoder: Any, folder: Path) -> dict[str, Any]:
+def _write(model: Any, inputs: list[str], path: Path) -> None:
     import torch
 
     transformer = model[0].auto_model
-    inputs = ["input_ids", "attention_mask"]
-    if getattr(transformer.config, "type_vocab_size", 0):
-        inputs.append("token_type_ids")
 
     class Pooled(torch.nn.Module):
         # the same sums as sentence-transformers' mean pooling, then L2 normalisation
@@ -100,28 +87,12 @@ def _write(model: Any, encoder: Any, folder: Path) -> dict[str, Any]:
             mean = (tokens * mask).sum(1) / torch.clamp(mask.sum(1), min=1e-9)
             return torch.nn.functional.normalize(mean, p=2, dim=1)
 
-    example = tuple(torch.ones((1, 8), dtype=torch.long) if n != "token_type_ids" else torch.zeros((1, 8), dtype=torch.long)
-                    for n in inputs)
-    path = folder / "model.onnx"
-    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer warnings
-        torch.onnx.export(Pooled().eval(), example, str(path), input_names=inputs, output_names=["embedding"],
-                          dynamic_axes={n: {0: "batch", 1: "tokens"} for n in inputs} | {"embedding": {0: "batch"}},
-                          opset_version=17, dynamo=False)
-    meta = {"format": EXPORT_FORMAT, "fingerprint": encoder.fingerprint, "model": encoder.name,
-            "inputs": inputs, "max_length": int(model.max_seq_length), "dimension": int(encoder.dimension),
-            "strip": True, "size": path.stat().st_size, "sha256": file_digest(path)}
-    return meta
+    torch_onnx_export(Pooled(), inputs, "embedding", path)
 
 
-def _check(encoder: Any, folder: Path, meta: dict[str, Any]) -> float:
-    """Max |difference| between the export's vectors and the torch encoder's on the probe texts;
-    writes export.json (the export is kept only if the caller accepts the difference)."""
-    meta = dict(meta)
-    light = LightEncoder(Path(encoder.path), folder / "model.onnx", meta, name=encoder.name)
+def _difference(encoder: Any, path: Path, fields: dict[str, Any]) -> float:
+    """Max |difference| between the export's vectors and the torch encoder's on the probe texts."""
+    light = LightEncoder(Path(encoder.path), path, {**fields, "fingerprint": encoder.fingerprint}, name=encoder.name)
     ours = light.encode(list(PROBE_TEXTS))
     theirs = encoder.encode(list(PROBE_TEXTS))
-    error = float(np.abs(ours - theirs).max())
-    meta["max_abs_error"] = error
-    (folder / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    return error
+    return float(np.abs(ours - theirs).max())

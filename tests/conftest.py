@@ -16,6 +16,31 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+
+def _test_cache() -> None:
+    """A cache folder of the run's own, so the ONNX exports of the random models tests build do not
+    pile up in the user's cache. What the user's cache already holds besides exports (the joined
+    GGUF generators, seconds to rebuild) is linked in, not copied."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from smallrag.core.models import default_cache_dir
+
+    if "SMALLRAG_CACHE" in os.environ:
+        return  # the caller chose a cache
+    real = default_cache_dir()
+    cache = Path(tempfile.mkdtemp(prefix="smallrag-test-cache-"))
+    if real.is_dir():
+        for entry in real.iterdir():
+            if entry.name != "onnx":
+                (cache / entry.name).symlink_to(entry)
+    os.environ["SMALLRAG_CACHE"] = str(cache)
+    atexit.register(shutil.rmtree, cache, ignore_errors=True)
+
+
+_test_cache()
+
 from tests.fakes import FakeEncoder  # noqa: E402
 from tests.helpers import DATASET, make_animal_documents, write_jsonl  # noqa: E402
 from tests.tiny_models import make_classifier  # noqa: E402

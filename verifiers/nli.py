@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from smallrag.core.checks import check_int
-from smallrag.core.cross_encoder import check_pair_shapes, load_sequence_classifier, run_pairs
+from smallrag.core.cross_encoder import check_backend, check_pair_shapes, open_classifier, run_pairs, softmax
 from smallrag.core.defaults import trained_max_length
 from smallrag.core.errors import SmallragError
 from smallrag.core.local_model import LocalModel
@@ -86,11 +86,12 @@ class HFNLIModel(LocalModel):
     up to `max_sentences` adjacent sentences (SummaC-ZS): measured here, the shipped model reads a true claim as
     contradicted once a few unrelated sentences surround its evidence sentence. With "window" the
     premise is judged whole. Either way a unit that does not fit with the hypothesis is cut into
-    token windows sharing `overlap` tokens."""
+    token windows sharing `overlap` tokens. `backend`: "auto" (ONNX Runtime from a checked,
+    cached export on the CPU, else torch; core/onnx_classifier.py), "onnx" or "torch"."""
 
     def __init__(self, model: str | Path, *, max_length: int | None = None, overlap: int = 32,
                  granularity: str = "sentence", max_sentences: int = 2, device: str = "cpu",
-                 name: str | None = None, progress: bool = False) -> None:
+                 backend: str = "auto", name: str | None = None, progress: bool = False) -> None:
         path = Path(model).expanduser()
         if not (path / "config.json").is_file():
             raise SmallragError(f"NLI model folder {str(model)!r} has no config.json; pass the folder of a "
@@ -101,7 +102,9 @@ class HFNLIModel(LocalModel):
             raise SmallragError(f"granularity must be 'sentence' or 'window', got {granularity!r}")
         check_int("overlap", overlap, minimum=0, expected=">= 0 tokens")
         check_int("max_sentences", max_sentences, minimum=1, maximum=3, expected="1, 2 or 3 sentences")
+        check_backend(backend, device)
         super().__init__(path, name=name, device=device)
+        self.backend = backend
         self.granularity = granularity
         self.max_sentences = max_sentences
         self.overlap = overlap
@@ -114,7 +117,8 @@ class HFNLIModel(LocalModel):
     def _load(self):
         config = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
         self._columns = nli_columns(config.get("id2label") or {})
-        model, tokenizer, _info = load_sequence_classifier(self.path, self.device, "the NLI model")
+        scorer, tokenizer = open_classifier(self.path, self.fingerprint, backend=self.backend, device=self.device,
+                                            what="the NLI model")
         if not getattr(tokenizer, "is_fast", False):
             raise SmallragError(f"the NLI model in {self.path} has no fast tokenizer (tokenizer.json), "
                                 "which windowing needs; save it with a fast tokenizer")
@@ -122,9 +126,14 @@ class HFNLIModel(LocalModel):
         if self._max_length is None:
             self._max_length = limit
         else:
-            self._max_length = min(self._max_length, int(getattr(model.config, "max_position_embeddings", 512)))
-        logger.info("loaded NLI model %s (labels %s)", self.path, config.get("id2label"))
-        return model, tokenizer
+            self._max_length = min(self._max_length, int(config.get("max_position_embeddings", 512)))
+        logger.info("loaded NLI model %s (labels %s, %s)", self.path, config.get("id2label"), scorer.backend)
+        return scorer, tokenizer
+
+    @property
+    def runtime(self) -> str:
+        """What scores the pairs once loaded: "onnx" (ONNX Runtime) or "torch"."""
+        return self.loaded()[0].backend
 
     @property
     def max_length(self) -> int:
@@ -207,13 +216,11 @@ class HFNLIModel(LocalModel):
             out[i, 2] = max(out[i, 2], p[2])
         return out, spans
 
-    def _forward(self, pairs: list[tuple[str, str]], batch_size: int, model, tokenizer, progress: bool) -> np.ndarray:
-        import torch
-
+    def _forward(self, pairs: list[tuple[str, str]], batch_size: int, scorer, tokenizer, progress: bool) -> np.ndarray:
         columns = self._columns
-        return run_pairs(model, tokenizer, pairs, max_length=self._max_length, truncation="only_first",
-                         batch_size=batch_size, head=lambda logits: torch.softmax(logits, dim=-1)[:, columns],
-                         device=self.device, desc="nli", progress=progress)
+        return run_pairs(scorer, tokenizer, pairs, max_length=self._max_length, truncation="only_first",
+                         batch_size=batch_size, head=lambda logits: softmax(logits)[:, columns],
+                         desc="nli", progress=progress)
 
 
 def open_nli_model(spec: NLIModel | str | Path | None) -> NLIModel:

@@ -51,7 +51,7 @@ def add_parser(eval_sub, parent: argparse.ArgumentParser) -> None:
     score.add_argument("--idf", action="store_true", help="bertscore: idf weights from the references")
     score.add_argument("--baseline", default=None, metavar="FILE", help="bertscore: bert-score baseline csv to rescale with")
     score.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
-                       help="bertscore: float32 is exact (equal to bert-score); bfloat16 is faster, F1 within 1.7e-3")
+                       help="bertscore: float32 is exact (equal to bert-score); bfloat16 is faster on CPUs with AMX, F1 within 1.7e-3")
     score.add_argument("--max-length", type=positive_int, default=None, metavar="N",
                        help="token window (bertscore cuts longer texts; nli windows longer premises)")
     score.add_argument("--batch-size", type=positive_int, default=32, metavar="N")

@@ -42,10 +42,10 @@ def plan_batches(buckets: Sequence[int], batch_size: int) -> list[list[int]]:
 
 
 def padded_features(encoded: Mapping[str, list], batch: Sequence[int], lengths: Sequence[int], length: int,
-                    pad_token_id: int, device: str = "cpu") -> dict:
-    """Tensors for one batch: rows padded to `length` tokens and the row count to a multiple of
-    ROW_MULTIPLE. The model's outputs for the real rows are the first len(batch)."""
-    import torch
+                    pad_token_id: int) -> dict:
+    """int64 arrays for one batch: rows padded to `length` tokens and the row count to a multiple
+    of ROW_MULTIPLE. The model's outputs for the real rows are the first len(batch)."""
+    import numpy as np
 
     padded = list(batch) + [batch[0]] * (-len(batch) % ROW_MULTIPLE)
     features = {}
@@ -53,6 +53,5 @@ def padded_features(encoded: Mapping[str, list], batch: Sequence[int], lengths: 
         if key not in encoded:
             continue
         pad = pad_token_id if key == "input_ids" else 0
-        features[key] = torch.tensor([encoded[key][i] + [pad] * (length - lengths[i]) for i in padded],
-                                     dtype=torch.long, device=device)
+        features[key] = np.array([encoded[key][i] + [pad] * (length - lengths[i]) for i in padded], dtype=np.int64)
     return features

@@ -57,6 +57,15 @@ def resolve_embedder(spec: str | None) -> tuple[str, Path]:
     )
 
 
+def file_digest(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def model_fingerprint(folder: Path) -> str:
     """A cheap identity of a model folder: names and sizes of all files, the full bytes of
     small ones (configs, tokenizers) and the first and last MiB of large ones (weights)."""

@@ -178,23 +178,43 @@ def random_pairs(rng: random.Random, n: int, max_words: int) -> tuple[tuple[str,
     return tuple(zip(*pairs))  # type: ignore[return-value]
 
 
-def test_results_do_not_depend_on_batch_size_order_or_company(tiny_bert):
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_results_do_not_depend_on_batch_size_order_or_company(tiny_bert, backend):
     rng = random.Random(0)
     cands, refs = random_pairs(rng, 60, 40)
     pairs = list(zip(cands, refs))
-    base = BERTScorer(tiny_bert, layer=3, batch_size=64).score(cands, refs)
+    scorer = BERTScorer(tiny_bert, layer=3, batch_size=64, backend=backend)
+    assert scorer.runtime == backend
+    base = scorer.score(cands, refs)
     for batch_size in (1, 3, 8, 17):
-        other = BERTScorer(tiny_bert, layer=3, batch_size=batch_size).score(cands, refs)
+        other = BERTScorer(tiny_bert, layer=3, batch_size=batch_size, backend=backend).score(cands, refs)
         assert other.f1s == base.f1s and other.precisions == base.precisions and other.recalls == base.recalls
     order = list(range(len(pairs)))
     rng.shuffle(order)
-    shuffled = BERTScorer(tiny_bert, layer=3, batch_size=16).score([cands[i] for i in order], [refs[i] for i in order])
+    shuffled = BERTScorer(tiny_bert, layer=3, batch_size=16, backend=backend).score([cands[i] for i in order],
+                                                                                   [refs[i] for i in order])
     assert [shuffled.f1s[order.index(i)] for i in range(len(pairs))] == list(base.f1s)
     for i in (0, 7, 59):  # alone, a pair meets none of the others
-        alone = BERTScorer(tiny_bert, layer=3).score([cands[i]], [refs[i]])
+        alone = BERTScorer(tiny_bert, layer=3, backend=backend).score([cands[i]], [refs[i]])
         assert alone.f1s[0] == base.f1s[i]
-    again = BERTScorer(tiny_bert, layer=3).score(cands, refs)
+    again = BERTScorer(tiny_bert, layer=3, backend=backend).score(cands, refs)
     assert again.f1s == base.f1s
+
+
+@pytest.mark.parametrize("layer", [1, 3])
+def test_the_two_backends_score_alike(tiny_bert, layer):
+    cands, refs = random_pairs(random.Random(2), 40, 30)
+    onnx = BERTScorer(tiny_bert, layer=layer, backend="onnx")
+    torch_ = BERTScorer(tiny_bert, layer=layer, backend="torch")
+    assert (onnx.runtime, torch_.runtime) == ("onnx", "torch")
+    np.testing.assert_allclose(as_array(onnx.score(cands, refs)), as_array(torch_.score(cands, refs)), atol=1e-6)
+    assert onnx.signature == torch_.signature  # the same numbers, so the same signature
+    # bfloat16 always runs torch; "onnx" with it is refused rather than silently ignored
+    assert BERTScorer(tiny_bert, precision="bfloat16").runtime == "torch"
+    with pytest.raises(SmallragError, match="precision='bfloat16' runs through torch"):
+        BERTScorer(tiny_bert, precision="bfloat16", backend="onnx")
+    with pytest.raises(SmallragError, match="backend must be one of"):
+        BERTScorer(tiny_bert, backend="gpu")
 
 
 def test_bfloat16_precision_is_close_to_float32_batch_invariant_and_signed(tiny_bert):
@@ -296,8 +316,8 @@ def test_short_texts_are_batch_invariant_with_the_packaged_model():
 
 @pytest.mark.golden
 @pytest.mark.integration  # the real packaged model
-@pytest.mark.parametrize("idf", [False, True])
-def test_golden_equal_to_bert_score_on_200_wmt17_pairs(idf):
+@pytest.mark.parametrize("idf, backend", [(False, "onnx"), (True, "onnx"), (False, "torch")])
+def test_golden_equal_to_bert_score_on_200_wmt17_pairs(idf, backend):
     """Compared: bert_score.score() (bert-score 0.3.13, the whole public function: its tokenizer,
     layer cut, idf from the references, padding and greedy matching) with model_type = the
     packaged all-MiniLM-L6-v2 folder and num_layers=6, against BERTScorer(layer=6) on 200 pairs
@@ -312,7 +332,7 @@ def test_golden_equal_to_bert_score_on_200_wmt17_pairs(idf):
     rows = [json.loads(line) for line in lines[:100] + lines[1762:1862]]
     cands = [r["candidate"] for r in rows]
     refs = [r["reference"] for r in rows]
-    ours = BERTScorer(layer=6, idf=idf).score(cands, refs)
+    ours = BERTScorer(layer=6, idf=idf, backend=backend).score(cands, refs)
     p, r, f = bert_score.score(cands, refs, model_type=str(packaged_embedder_path()), num_layers=6, idf=idf,
                                nthreads=0, device="cpu", batch_size=64)
     for mine, theirs in ((ours.precisions, p), (ours.recalls, r), (ours.f1s, f)):
@@ -341,8 +361,8 @@ def test_bfloat16_mode_stays_within_its_documented_error_on_wmt17():
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
-def test_wmt17_pairs_score_the_same_alone_and_in_any_batch(precision):
+@pytest.mark.parametrize("precision, backend", [("float32", "onnx"), ("float32", "torch"), ("bfloat16", "torch")])
+def test_wmt17_pairs_score_the_same_alone_and_in_any_batch(precision, backend):
     """150 WMT17 pairs, each precision: F1 bit-identical with batch sizes 64 and 1, and for 10 pairs
     scored alone. Before linear layers ran on fixed row blocks (core/fixed_rows.py), on an AMX Xeon
     93 (float32, up to 1.2e-7) and 268 (bfloat16, up to 4e-4) of 300 pairs moved with the batch
@@ -350,8 +370,9 @@ def test_wmt17_pairs_score_the_same_alone_and_in_any_batch(precision):
     rows = [json.loads(line) for line in WMT17.read_text(encoding="utf-8").splitlines()[:150]]
     cands = [r["candidate"] for r in rows]
     refs = [r["reference"] for r in rows]
-    big = BERTScorer(precision=precision, batch_size=64).score(cands, refs)
-    small = BERTScorer(precision=precision, batch_size=1).score(cands, refs)
+    big = BERTScorer(precision=precision, batch_size=64, backend=backend).score(cands, refs)
+    small = BERTScorer(precision=precision, batch_size=1, backend=backend).score(cands, refs)
     assert big.f1s == small.f1s and big.precisions == small.precisions and big.recalls == small.recalls
     for i in range(0, 150, 15):
-        assert BERTScorer(precision=precision, batch_size=1).score([cands[i]], [refs[i]]).f1s[0] == big.f1s[i]
+        alone = BERTScorer(precision=precision, batch_size=1, backend=backend).score([cands[i]], [refs[i]])
+        assert alone.f1s[0] == big.f1s[i]

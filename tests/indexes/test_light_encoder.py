@@ -73,7 +73,7 @@ def test_an_altered_or_missing_export_is_not_used(tiny, tmp_path, caplog):
         fh.seek(100)
         fh.write(bytes([byte[0] ^ 0xFF]))
     assert light_encoder(tiny, cache_dir=tmp_path) is None
-    assert "not a whole export of this model" in caplog.text
+    assert "not a whole query-encoder export" in caplog.text
     (folder / "export.json").write_text("{not json")
     assert light_encoder(tiny, cache_dir=tmp_path) is None
 
@@ -92,7 +92,7 @@ def test_a_failed_export_is_a_warning_and_leaves_nothing(tiny, tmp_path, monkeyp
 
     monkeypatch.setattr(torch.onnx, "export", broken)
     assert export_light_encoder(SentenceTransformerEncoder(str(tiny)), cache_dir=tmp_path) is None
-    assert "could not write the ONNX export" in caplog.text and "onnx is not installed" in caplog.text
+    assert "could not export the query encoder" in caplog.text and "onnx is not installed" in caplog.text
     assert light_encoder(tiny, cache_dir=tmp_path) is None
     assert not any((tmp_path / "onnx").glob("*/model.onnx"))
 

@@ -76,17 +76,25 @@ def test_k_keeps_the_best_k(reranker):
     assert reranker.rerank(QUERY, hits, k=100) == full
 
 
-def test_same_scores_in_any_batch(folder):
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_same_scores_in_any_batch(folder, backend):
     hits = _hits()
     pairs = [(QUERY, h.chunk.text) for h in hits] + [("where is paris", h.chunk.text) for h in hits]
-    reference = CrossEncoderReranker(folder, batch_size=1).score_pairs(pairs)
+    reranker = CrossEncoderReranker(folder, batch_size=1, backend=backend)
+    assert reranker.runtime == backend
+    reference = reranker.score_pairs(pairs)
     for batch_size in (2, 3, 8, 32):
-        np.testing.assert_array_equal(CrossEncoderReranker(folder, batch_size=batch_size).score_pairs(pairs),
-                                      reference)
+        np.testing.assert_array_equal(reranker.score_pairs(pairs, batch_size=batch_size), reference)
     order = np.random.default_rng(0).permutation(len(pairs))
-    shuffled = CrossEncoderReranker(folder, batch_size=5).score_pairs([pairs[i] for i in order])
+    shuffled = reranker.score_pairs([pairs[i] for i in order], batch_size=5)
     np.testing.assert_array_equal(shuffled[np.argsort(order)], reference)
-    np.testing.assert_array_equal(CrossEncoderReranker(folder).score_pairs(pairs[:1]), reference[:1])
+    np.testing.assert_array_equal(reranker.score_pairs(pairs[:1]), reference[:1])
+
+
+def test_the_two_backends_score_alike(folder):
+    pairs = [(QUERY, h.chunk.text) for h in _hits()]
+    np.testing.assert_allclose(CrossEncoderReranker(folder, backend="onnx").score_pairs(pairs),
+                               CrossEncoderReranker(folder, backend="torch").score_pairs(pairs), atol=1e-4)
 
 
 def test_batch_form_equals_one_query_at_a_time(reranker):

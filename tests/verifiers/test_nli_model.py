@@ -31,8 +31,10 @@ def test_probabilities_in_nli_column_order(nli_folder, tmp_path):
     np.testing.assert_array_equal(again, probs[:, [1, 2, 0]])
 
 
-def test_same_numbers_in_any_batch_and_order(nli_folder):
-    model = HFNLIModel(nli_folder)
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_same_numbers_in_any_batch_and_order(nli_folder, backend):
+    model = HFNLIModel(nli_folder, backend=backend)
+    assert model.runtime == backend
     reference = model.predict(PAIRS, batch_size=1)
     for batch_size in (2, 3, 8, 32):
         np.testing.assert_array_equal(model.predict(PAIRS, batch_size=batch_size), reference)

@@ -1,0 +1,125 @@
+"""ONNX exports of installed models, cached once per model and checked before every use.
+
+smallrag exports a model folder to ONNX when ONNX Runtime runs it faster or starts it without
+torch: the light query encoder (indexes/light_encoder.py) and the NLI and reranker cross-encoders
+(core/onnx_classifier.py). An export lives in `<cache>/onnx/<model fingerprint>/` as `model.onnx`
+and `export.json`; the JSON records what wrote it (`kind`, `format`), the model's fingerprint, and
+the ONNX file's size and sha256, checked on every load, so an altered or half-copied file is
+ignored (and written again) rather than run. onnxruntime is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+from smallrag.core.atomic import atomic_folder
+from smallrag.core.models import default_cache_dir, file_digest
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.onnx"
+META_FILE = "export.json"
+
+
+def onnxruntime_available() -> bool:
+    """onnxruntime and tokenizers (neither imports torch) are installed."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "tokenizers"))
+
+
+def export_folder(fingerprint: str, cache_dir: Path | None = None) -> Path:
+    """Where the export of the model with this fingerprint lives."""
+    return (cache_dir if cache_dir is not None else default_cache_dir()) / "onnx" / fingerprint
+
+
+def export_meta(folder: Path, fingerprint: str, **fields: Any) -> dict[str, Any]:
+    """export.json's content for the ONNX file just written in `folder`: `fields` (kind, format,
+    inputs, ...), the fingerprint, and the file's size and sha256."""
+    path = folder / MODEL_FILE
+    return {**fields, "fingerprint": fingerprint, "size": path.stat().st_size, "sha256": file_digest(path)}
+
+
+def write_meta(folder: Path, meta: dict[str, Any]) -> None:
+    (folder / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+
+def read_export(folder: Path, fingerprint: str, *, kind: str, fmt: int) -> dict[str, Any] | None:
+    """The export's metadata when `folder` holds a whole, unaltered export of that kind and
+    format of the model with this fingerprint, else None (logged when a file is there but wrong)."""
+    try:
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    try:
+        model = folder / MODEL_FILE
+        whole = (isinstance(meta, dict) and meta.get("kind", "query-encoder") == kind and meta.get("format") == fmt
+                 and meta.get("fingerprint") == fingerprint and model.stat().st_size == meta.get("size")
+                 and file_digest(model) == meta.get("sha256"))
+    except OSError:
+        whole = False
+    if not whole:
+        logger.warning("ignoring the ONNX export in %s: it is not a whole %s export of this model; it will be "
+                       "written again", folder, kind)
+        return None
+    return meta
+
+
+def onnx_session(path: Path, threads: int | None = None) -> Any:
+    """An ONNX Runtime CPU session of `path`, all graph optimisations on, its own warnings
+    silenced (the library logs; it never prints)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def export_checked(target: Path, *, kind: str, fmt: int, fingerprint: str, write: Callable[[Path], None],
+                   difference: Callable[[Path], float], tolerance: float, what: str, **fields: Any) -> bool:
+    """Write an export to `target` atomically: `write(path)` makes the ONNX file, `difference(path)`
+    measures it against the torch model, and it is kept (with export.json) only if that is within
+    `tolerance`. False (logged) on a mismatch or any failure: a faster path must never fail the
+    call that asked for it."""
+    try:
+        with atomic_folder(target) as tmp:
+            write(tmp / MODEL_FILE)
+            error = float(difference(tmp / MODEL_FILE))
+            if not error <= tolerance:
+                raise _Mismatch(error)
+            write_meta(tmp, export_meta(tmp, fingerprint, kind=kind, format=fmt, max_abs_error=error, **fields))
+    except _Mismatch as exc:
+        logger.warning("the ONNX export of %s differs from torch by %.2g (> %g); not kept, using torch",
+                       what, exc.args[0], tolerance)
+        return False
+    except Exception as exc:  # noqa: BLE001 - any exporter or runtime failure: torch still works
+        logger.warning("could not export %s to ONNX in %s (%s: %s); using torch", what, target,
+                       type(exc).__name__, exc)
+        return False
+    logger.info("exported %s to ONNX in %s (max |difference| from torch %.1e)", what, target, error)
+    return True
+
+
+def torch_onnx_export(module: Any, inputs: list[str], output: str, path: Path) -> None:
+    """Trace `module(*inputs)` (int64 token tensors, dynamic batch and token axes) to `path` with
+    torch's TorchScript exporter, opset 17."""
+    import warnings
+
+    import torch
+
+    example = tuple(torch.zeros((1, 8), dtype=torch.long) if name == "token_type_ids"
+                    else torch.ones((1, 8), dtype=torch.long) for name in inputs)
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer warnings
+        torch.onnx.export(module.eval(), example, str(path), input_names=inputs, output_names=[output],
+                          dynamic_axes={n: {0: "batch", 1: "tokens"} for n in inputs} | {output: {0: "batch"}},
+                          opset_version=17, dynamo=False)
