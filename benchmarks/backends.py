@@ -13,13 +13,17 @@ One run prints human-readable lines and ends with ONE JSON line holding every fi
   with seeded random abstracts), max_length as the shipped model's card says. Pairs/s, max
   |difference| of the logits, and whether each query's order of its abstracts is the reference's.
 - Encoding: Cranfield's 1,400 abstracts (--encode-docs) with the packaged all-MiniLM-L6-v2, as an
-  index build encodes them: docs/s, max |difference| of the vectors from the reference's, and
+  index build encodes them (smallrag torch: SentenceTransformerEncoder; smallrag ONNX Runtime: the
+  light query encoder's export, one text per run): docs/s, max |difference| of the vectors from the reference's, and
   dense nDCG@10 over all 225 queries (exact cosine search) with each configuration's vectors.
   One timed run each (a long run; --repeats applies to the two cross-encoders).
 - Configurations: `reference` (CrossEncoder.predict, batch 32), `torch` (smallrag's torch backend:
   float32, row-blocked linear layers), `onnx` (smallrag's default: ONNX Runtime float32 from the
   checked export), and with --int8 an ONNX Runtime dynamic int8 copy of that export (measured
   only: smallrag does not ship it; see the JSON's `int8` verdicts).
+- The roof: torch's float32 and bfloat16 matrix products at MiniLM's largest layer shapes
+  (GFLOP/s), and what each NLI configuration achieves in GFLOP/s (linear layers and attention at
+  each pair's padded length), so a target above the roof is seen to be one.
 - Batch invariance is checked for both backends: the first 64 pairs scored one at a time equal
   their rows in the full run, bit for bit.
 Timings are best of --repeats runs after one warm-up call, single process; run it alone.
@@ -137,6 +141,37 @@ def compare(scorers: dict[str, Callable[[list], np.ndarray]], pairs: list, *, re
     return rows
 
 
+def roof_part() -> None:
+    """The float32 and bfloat16 matrix-product speed of this machine on MiniLM's largest linear
+    layers (4,096 rows: a batch of 32 pairs of 128 tokens), through torch: the roof a float32
+    cross-encoder cannot pass."""
+    import torch
+
+    shapes = ((4096, 384, 1536), (4096, 1536, 384), (4096, 384, 384))
+    roof: dict[str, float] = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        best = 0.0
+        for m, k, n in shapes:
+            a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
+            seconds, _ = best_time(lambda: [a @ b for _ in range(10)], 3)
+            best = max(best, 10 * 2 * m * k * n / seconds / 1e9)
+        roof[str(dtype).replace("torch.", "")] = round(best, 1)
+    say(f"== matrix products (torch, {torch.get_num_threads()} threads): "
+        + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in roof.items()) + " ==")
+    RESULT["gemm_gflops"] = roof
+
+
+def pair_gflop(config: dict, lengths: list[int]) -> float:
+    """Mean GFLOP a pair costs a BERT-style encoder: linear layers and attention products at the
+    pair's padded length (its 8-token bucket), embeddings and the head left out."""
+    from smallrag.core.batching import length_buckets
+
+    h, inter, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
+    padded = length_buckets(lengths, max(lengths))
+    flops = [layers * (2 * t * (4 * h * h + 2 * h * inter) + 2 * 2 * t * t * h) for t in padded]
+    return float(np.mean(flops)) / 1e9
+
+
 def nli_part(args: argparse.Namespace) -> None:
     from sentence_transformers import CrossEncoder
 
@@ -170,6 +205,15 @@ def nli_part(args: argparse.Namespace) -> None:
 
     out = {"pairs": len(pairs), "model": folder.name, "max_length": max_length,
            **compare(scorers, pairs, repeats=args.repeats, quality=quality)}
+    _scorer, tokenizer = models["onnx"].loaded()
+    lengths = [len(ids) for ids in tokenizer([a for a, _ in pairs], [b for _, b in pairs], truncation="only_first",
+                                             max_length=max_length)["input_ids"]]
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    out["gflop_per_pair"] = round(pair_gflop(config, lengths), 4)
+    for name in scorers:
+        out[name]["gflops"] = round(out[name]["pairs_per_s"] * out["gflop_per_pair"], 1)
+    say(f"  {out['gflop_per_pair']:.3f} GFLOP a pair: "
+        + ", ".join(f"{name} {out[name]['gflops']:.0f} GFLOP/s" for name in scorers))
     RESULT["nli"] = out
 
 
@@ -221,16 +265,24 @@ def encode_part(args: argparse.Namespace) -> None:
     texts = [d.text for d in documents]
     query_ids = list(dataset.queries)
     queries = [dataset.queries[q] for q in query_ids]
-    encoders = {b: SentenceTransformerEncoder(backend=b) for b in ("torch", "onnx")}
-    say(f"== Encoding: {encoders['onnx'].name}, {len(texts)} Cranfield abstracts, {len(queries)} queries ==")
-    reference_model = SentenceTransformer(str(encoders["onnx"].path), device="cpu", local_files_only=True)
+    from smallrag.indexes.light_encoder import light_encoder
+    from smallrag.indexes.onnx_export import export_light_encoder
+
+    torch_encoder = SentenceTransformerEncoder()
+    light = light_encoder(torch_encoder.path, name=torch_encoder.name)
+    if light is None:  # the query encoder's export, written once per machine
+        export_light_encoder(torch_encoder)
+        light = light_encoder(torch_encoder.path, name=torch_encoder.name)
+    encoders = {"torch": torch_encoder, "onnx": light}
+    say(f"== Encoding: {torch_encoder.name}, {len(texts)} Cranfield abstracts, {len(queries)} queries ==")
+    reference_model = SentenceTransformer(str(torch_encoder.path), device="cpu", local_files_only=True)
     scorers: dict[str, Callable[[list], np.ndarray]] = {
         "reference": lambda t: reference_model.encode(t, batch_size=64, show_progress_bar=False,
                                                       convert_to_numpy=True, normalize_embeddings=True),
         "torch": lambda t: encoders["torch"].encode(t, batch_size=64),
         "onnx": lambda t: encoders["onnx"].encode(t, batch_size=64),
     }
-    out: dict[str, Any] = {"documents": len(texts), "queries": len(queries), "model": encoders["onnx"].name}
+    out: dict[str, Any] = {"documents": len(texts), "queries": len(queries), "model": torch_encoder.name}
     reference = None
     for name, encode in scorers.items():
         encode(texts[:32])  # warm-up: loading, the export on a first run, first-call allocations
@@ -277,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs  torch threads {torch.get_num_threads()}  load average "
         + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     RESULT.update(benchmark="backends", cpus=os.cpu_count(), load_average=[round(x, 2) for x in os.getloadavg()])
+    roof_part()
     if args.nli_pairs:
         nli_part(args)
     if args.rerank_pairs:

@@ -22,8 +22,9 @@ logger = logging.getLogger(__name__)
 EXPORT_KIND = "token-encoder"
 EXPORT_FORMAT = 1
 EXPORT_TOLERANCE = 1e-5  # max |difference| of a unit-norm token vector's component vs torch
+# short, non-ASCII, punctuation only, and one past a 512-token window
 PROBE_TEXTS = ("A man is playing a guitar on stage.", "Zürich, São Paulo — naïve café; 東京 and Москва.", "?!",
-               "Photosynthesis splits water molecules, releasing oxygen. " * 40)
+               "Photosynthesis splits water molecules, releasing oxygen. " * 80)
 _LAYER_LISTS = ("encoder.layer", "transformer.layer", "encoder.layers", "layers")
 
 
@@ -107,24 +108,23 @@ def open_token_encoder(path: Path, fingerprint: str, layer: int, config: dict, t
     or can be made and checked, else torch (`required`: raise instead)."""
     if not onnx:
         return TorchTokenEncoder(path, layer, device=device, precision=precision, gemm_rows=gemm_rows)
-    from smallrag.core.onnx_cache import MODEL_FILE, export_checked, export_folder, onnx_session, read_export
+    from smallrag.core.onnx_cache import cached_session, export_checked, export_folder, onnx_session
 
     key = f"{fingerprint}-layer{layer}"
     folder = export_folder(key)
     inputs = _input_names(config)
-    meta = read_export(folder, key, kind=EXPORT_KIND, fmt=EXPORT_FORMAT)
-    if meta is not None and meta.get("inputs") == inputs:
-        logger.info("loaded the ONNX Runtime export of the BERTScore encoder from %s", folder)
-        return OnnxTokenEncoder(onnx_session(folder / MODEL_FILE), inputs)
+    session = cached_session(folder, key, kind=EXPORT_KIND, fmt=EXPORT_FORMAT, inputs=inputs)
+    if session is not None:
+        return OnnxTokenEncoder(session, inputs)
     torch_encoder = TorchTokenEncoder(path, layer, device=device, precision=precision, gemm_rows=gemm_rows)
-    kept = export_checked(folder, kind=EXPORT_KIND, fmt=EXPORT_FORMAT, fingerprint=key,
-                          write=lambda onnx_path: _export(path, layer, inputs, onnx_path),
-                          difference=lambda onnx_path: _difference(torch_encoder, OnnxTokenEncoder(
-                              onnx_session(onnx_path), inputs), tokenizer, config),
-                          tolerance=EXPORT_TOLERANCE, what=f"the BERTScore encoder {path.name} (layer {layer})",
-                          inputs=inputs, layer=layer, model=str(path))
-    if kept:
-        return OnnxTokenEncoder(onnx_session(folder / MODEL_FILE), inputs)
+    session = export_checked(folder, kind=EXPORT_KIND, fmt=EXPORT_FORMAT, fingerprint=key,
+                             write=lambda onnx_path: _export(path, layer, inputs, onnx_path),
+                             difference=lambda onnx_path: _difference(torch_encoder, OnnxTokenEncoder(
+                                 onnx_session(onnx_path), inputs), tokenizer, config),
+                             tolerance=EXPORT_TOLERANCE, what=f"the BERTScore encoder {path.name} (layer {layer})",
+                             inputs=inputs, layer=layer, model=str(path))
+    if session is not None:
+        return OnnxTokenEncoder(session, inputs)
     if required:
         raise SmallragError(f"could not run the BERTScore encoder in {path} through ONNX Runtime (see the log); "
                             "pass backend='torch' or 'auto'")
@@ -137,15 +137,28 @@ def _unit(hidden: np.ndarray) -> np.ndarray:
 
 def _difference(torch_encoder: TorchTokenEncoder, onnx_encoder: OnnxTokenEncoder, tokenizer: Any,
                 config: dict) -> float:
-    """Max |difference| of unit-norm token vectors on the probe texts, each text alone."""
+    """Max |difference| of unit-norm token vectors on the probe texts: each text alone, and all of
+    them in one padded pass cut to the model's whole window (as BERTScore's passes are built),
+    compared on their real tokens."""
+    window = int(config.get("max_position_embeddings", 512)) - (2 if "roberta" in str(config.get("model_type", "")) else 0)
+    window = min(window, 512)
+    ids = [tokenizer(text, truncation=True, max_length=window)["input_ids"] for text in PROBE_TEXTS]
     worst = 0.0
-    window = min(128, int(config.get("max_position_embeddings", 512)) - (2 if "roberta" in str(config.get(
-        "model_type", "")) else 0))
-    for text in PROBE_TEXTS:
-        ids = np.asarray([tokenizer(text, truncation=True, max_length=window)["input_ids"]], dtype=np.int64)
-        mask = np.ones_like(ids)
-        worst = max(worst, float(np.abs(_unit(onnx_encoder.hidden(ids, mask))
-                                        - _unit(torch_encoder.hidden(ids, mask))).max()))
+    for row in ids:
+        single = np.asarray([row], dtype=np.int64)
+        mask = np.ones_like(single)
+        worst = max(worst, float(np.abs(_unit(onnx_encoder.hidden(single, mask))
+                                        - _unit(torch_encoder.hidden(single, mask))).max()))
+    length = max(len(row) for row in ids)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    batch = np.full((len(ids), length), pad, dtype=np.int64)
+    mask = np.zeros_like(batch)
+    for r, row in enumerate(ids):
+        batch[r, : len(row)] = row
+        mask[r, : len(row)] = 1
+    ours, theirs = _unit(onnx_encoder.hidden(batch, mask)), _unit(torch_encoder.hidden(batch, mask))
+    for r, row in enumerate(ids):
+        worst = max(worst, float(np.abs(ours[r, : len(row)] - theirs[r, : len(row)]).max()))
     return worst
 
 

@@ -59,7 +59,7 @@ def export_light_encoder(encoder: Any, *, cache_dir: Path | None = None) -> Path
                           write=lambda path: _write(model, fields["inputs"], path),
                           difference=lambda path: _difference(encoder, path, fields),
                           tolerance=EXPORT_TOLERANCE, what=f"the query encoder {encoder.name}", **fields)
-    return target if kept else None
+    return target if kept is not None else None
 
 
 def _inputs(model: Any) -> list[str]:

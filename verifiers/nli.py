@@ -118,10 +118,7 @@ class HFNLIModel(LocalModel):
         config = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
         self._columns = nli_columns(config.get("id2label") or {})
         scorer, tokenizer = open_classifier(self.path, self.fingerprint, backend=self.backend, device=self.device,
-                                            what="the NLI model")
-        if not getattr(tokenizer, "is_fast", False):
-            raise SmallragError(f"the NLI model in {self.path} has no fast tokenizer (tokenizer.json), "
-                                "which windowing needs; save it with a fast tokenizer")
+                                            what="the NLI model", check_tokenizer=self._check_tokenizer)
         limit = trained_max_length(self.path, config)
         if self._max_length is None:
             self._max_length = limit
@@ -129,6 +126,11 @@ class HFNLIModel(LocalModel):
             self._max_length = min(self._max_length, int(config.get("max_position_embeddings", 512)))
         logger.info("loaded NLI model %s (labels %s, %s)", self.path, config.get("id2label"), scorer.backend)
         return scorer, tokenizer
+
+    def _check_tokenizer(self, tokenizer) -> None:
+        if not getattr(tokenizer, "is_fast", False):
+            raise SmallragError(f"the NLI model in {self.path} has no fast tokenizer (tokenizer.json), "
+                                "which windowing needs; save it with a fast tokenizer")
 
     @property
     def runtime(self) -> str:

@@ -96,14 +96,18 @@ def load_sequence_classifier(path: Path, device: str, what: str) -> tuple[Any, d
 
 
 def open_classifier(path: Path, fingerprint: str, *, backend: str, device: str, what: str,
-                    check: Callable[[Any, dict], None] | None = None) -> tuple[Any, Any]:
+                    check: Callable[[Any, dict], None] | None = None,
+                    check_tokenizer: Callable[[Any], None] | None = None) -> tuple[Any, Any]:
     """(scorer, tokenizer) of the sequence classifier in `path`: its cached ONNX export when the
     backend runs ONNX Runtime and one is cached, else the torch model (`check(model, info)` may
     refuse it), exported for the next load when ONNX Runtime is wanted. "onnx" raises when no
-    export can be made; "auto" falls back to torch with a logged warning."""
+    export can be made; "auto" falls back to torch with a logged warning. `check_tokenizer` may
+    refuse the tokenizer before anything else is loaded."""
     from smallrag.core.onnx_classifier import PROBE_PAIRS, cached_onnx_classifier, export_onnx_classifier
 
     tokenizer = load_tokenizer(path, what)
+    if check_tokenizer is not None:
+        check_tokenizer(tokenizer)
     onnx = wants_onnx(backend, device)
     if onnx:
         scorer = cached_onnx_classifier(fingerprint, tokenizer)

@@ -3,9 +3,10 @@
 smallrag exports a model folder to ONNX when ONNX Runtime runs it faster or starts it without
 torch: the light query encoder (indexes/light_encoder.py) and the NLI and reranker cross-encoders
 (core/onnx_classifier.py). An export lives in `<cache>/onnx/<model fingerprint>/` as `model.onnx`
-and `export.json`; the JSON records what wrote it (`kind`, `format`), the model's fingerprint, and
-the ONNX file's size and sha256, checked on every load, so an altered or half-copied file is
-ignored (and written again) rather than run. onnxruntime is imported inside the functions.
+and `export.json`; the JSON records what wrote it (`kind`, `format`), the model's fingerprint, the
+onnxruntime version it was checked with, and the ONNX file's size and sha256, all checked on every
+load, so an altered or half-copied file, or one checked under another onnxruntime, is ignored (and
+written and checked again) rather than run. onnxruntime is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -35,11 +36,23 @@ def export_folder(fingerprint: str, cache_dir: Path | None = None) -> Path:
     return (cache_dir if cache_dir is not None else default_cache_dir()) / "onnx" / fingerprint
 
 
+def runtime_version() -> str:
+    """The installed onnxruntime's version ("none" without it): an export is checked against torch
+    under one version and re-checked under any other, whose kernels may round differently."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("onnxruntime")
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
 def export_meta(folder: Path, fingerprint: str, **fields: Any) -> dict[str, Any]:
     """export.json's content for the ONNX file just written in `folder`: `fields` (kind, format,
-    inputs, ...), the fingerprint, and the file's size and sha256."""
+    inputs, ...), the fingerprint, the onnxruntime version, and the file's size and sha256."""
     path = folder / MODEL_FILE
-    return {**fields, "fingerprint": fingerprint, "size": path.stat().st_size, "sha256": file_digest(path)}
+    return {**fields, "fingerprint": fingerprint, "onnxruntime": runtime_version(), "size": path.stat().st_size,
+            "sha256": file_digest(path)}
 
 
 def write_meta(folder: Path, meta: dict[str, Any]) -> None:
@@ -56,15 +69,31 @@ def read_export(folder: Path, fingerprint: str, *, kind: str, fmt: int) -> dict[
     try:
         model = folder / MODEL_FILE
         whole = (isinstance(meta, dict) and meta.get("kind", "query-encoder") == kind and meta.get("format") == fmt
-                 and meta.get("fingerprint") == fingerprint and model.stat().st_size == meta.get("size")
-                 and file_digest(model) == meta.get("sha256"))
+                 and meta.get("fingerprint") == fingerprint and meta.get("onnxruntime") == runtime_version()
+                 and model.stat().st_size == meta.get("size") and file_digest(model) == meta.get("sha256"))
     except OSError:
         whole = False
     if not whole:
-        logger.warning("ignoring the ONNX export in %s: it is not a whole %s export of this model; it will be "
-                       "written again", folder, kind)
+        logger.warning("ignoring the ONNX export in %s: it is not a whole %s export of this model checked "
+                       "under this onnxruntime; it will be written again", folder, kind)
         return None
     return meta
+
+
+def cached_session(folder: Path, fingerprint: str, *, kind: str, fmt: int, inputs: list[str]) -> Any:
+    """An ONNX Runtime session of the export in `folder` when it is whole (read_export) and takes
+    `inputs`, else None; a file ONNX Runtime cannot load is a logged warning, never an error (the
+    caller falls back to torch, or raises when the user asked for ONNX Runtime)."""
+    meta = read_export(folder, fingerprint, kind=kind, fmt=fmt)
+    if meta is None or meta.get("inputs") != inputs:
+        return None
+    try:
+        session = onnx_session(folder / MODEL_FILE)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+        logger.warning("cannot load the ONNX export in %s (%s: %s); using torch", folder, type(exc).__name__, exc)
+        return None
+    logger.info("loaded the ONNX Runtime export in %s", folder)
+    return session
 
 
 def onnx_session(path: Path, threads: int | None = None) -> Any:
@@ -85,11 +114,11 @@ class _Mismatch(Exception):
 
 
 def export_checked(target: Path, *, kind: str, fmt: int, fingerprint: str, write: Callable[[Path], None],
-                   difference: Callable[[Path], float], tolerance: float, what: str, **fields: Any) -> bool:
+                   difference: Callable[[Path], float], tolerance: float, what: str, **fields: Any) -> Any:
     """Write an export to `target` atomically: `write(path)` makes the ONNX file, `difference(path)`
     measures it against the torch model, and it is kept (with export.json) only if that is within
-    `tolerance`. False (logged) on a mismatch or any failure: a faster path must never fail the
-    call that asked for it."""
+    `tolerance`. Its session, or None (logged) on a mismatch or any failure: a faster path must
+    never fail the call that asked for it."""
     try:
         with atomic_folder(target) as tmp:
             write(tmp / MODEL_FILE)
@@ -100,13 +129,13 @@ def export_checked(target: Path, *, kind: str, fmt: int, fingerprint: str, write
     except _Mismatch as exc:
         logger.warning("the ONNX export of %s differs from torch by %.2g (> %g); not kept, using torch",
                        what, exc.args[0], tolerance)
-        return False
+        return None
     except Exception as exc:  # noqa: BLE001 - any exporter or runtime failure: torch still works
         logger.warning("could not export %s to ONNX in %s (%s: %s); using torch", what, target,
                        type(exc).__name__, exc)
-        return False
+        return None
     logger.info("exported %s to ONNX in %s (max |difference| from torch %.1e)", what, target, error)
-    return True
+    return cached_session(target, fingerprint, kind=kind, fmt=fmt, inputs=fields.get("inputs"))
 
 
 def torch_onnx_export(module: Any, inputs: list[str], output: str, path: Path) -> None:

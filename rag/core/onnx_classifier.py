@@ -2,9 +2,9 @@
 model (cached by core/onnx_cache.py) and kept only if its logits equal the torch model's within
 EXPORT_TOLERANCE on probe pairs.
 
-Why: measured on SNLI dev (benchmarks/backends.py), ONNX Runtime's fused float32 graph
-scores pairs faster than torch on a 2-core CPU with the same verdicts, and a process whose export
-is cached scores pairs without importing torch. A pair's logits do not depend on its batch with
+Why: measured on SNLI dev (benchmarks/backends.py), ONNX Runtime's float32 graph scores the NLI
+model's short pairs faster than torch on a 2-core CPU with the same verdicts, and a process whose
+export is cached never loads the torch model (transformers still imports torch for the tokenizer). A pair's logits do not depend on its batch with
 ONNX Runtime either (tested beside the torch backend)."""
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from smallrag.core.batching import FEATURE_KEYS
-from smallrag.core.onnx_cache import (MODEL_FILE, export_checked, export_folder, onnx_session, read_export,
-                                      torch_onnx_export)
+from smallrag.core.onnx_cache import cached_session, export_checked, export_folder, onnx_session, torch_onnx_export
 
 logger = logging.getLogger(__name__)
 
@@ -54,18 +53,11 @@ def _input_names(tokenizer: Any) -> list[str]:
 
 
 def cached_onnx_classifier(fingerprint: str, tokenizer: Any, cache_dir: Path | None = None) -> OnnxScorer | None:
-    """The scorer of this model's cached export, or None when there is no whole export of it."""
-    folder = export_folder(fingerprint, cache_dir)
-    meta = read_export(folder, fingerprint, kind=EXPORT_KIND, fmt=EXPORT_FORMAT)
-    if meta is None or meta.get("inputs") != _input_names(tokenizer):
-        return None
-    try:
-        session = onnx_session(folder / MODEL_FILE)
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types; torch still works
-        logger.warning("cannot load the ONNX export in %s (%s); using torch", folder, exc)
-        return None
-    logger.info("loaded the ONNX Runtime export of model %s from %s", fingerprint, folder)
-    return OnnxScorer(session, meta["inputs"])
+    """The scorer of this model's cached export, or None when there is no whole, loadable export of it."""
+    inputs = _input_names(tokenizer)
+    session = cached_session(export_folder(fingerprint, cache_dir), fingerprint, kind=EXPORT_KIND, fmt=EXPORT_FORMAT,
+                             inputs=inputs)
+    return OnnxScorer(session, inputs) if session is not None else None
 
 
 def export_onnx_classifier(path: Path, fingerprint: str, tokenizer: Any, difference: Callable[[OnnxScorer], float],
@@ -74,12 +66,11 @@ def export_onnx_classifier(path: Path, fingerprint: str, tokenizer: Any, differe
     difference from the torch model on PROBE_PAIRS) is within EXPORT_TOLERANCE, and return its
     scorer; None (logged) on any failure."""
     inputs = _input_names(tokenizer)
-    target = export_folder(fingerprint, cache_dir)
-    kept = export_checked(target, kind=EXPORT_KIND, fmt=EXPORT_FORMAT, fingerprint=fingerprint,
-                          write=lambda onnx_path: _export(path, onnx_path, inputs),
-                          difference=lambda onnx_path: difference(OnnxScorer(onnx_session(onnx_path), inputs)),
-                          tolerance=EXPORT_TOLERANCE, what=what, inputs=inputs, model=str(path))
-    return OnnxScorer(onnx_session(target / MODEL_FILE), inputs) if kept else None
+    session = export_checked(export_folder(fingerprint, cache_dir), kind=EXPORT_KIND, fmt=EXPORT_FORMAT,
+                             fingerprint=fingerprint, write=lambda onnx_path: _export(path, onnx_path, inputs),
+                             difference=lambda onnx_path: difference(OnnxScorer(onnx_session(onnx_path), inputs)),
+                             tolerance=EXPORT_TOLERANCE, what=what, inputs=inputs, model=str(path))
+    return OnnxScorer(session, inputs) if session is not None else None
 
 
 def _export(path: Path, onnx_path: Path, inputs: list[str]) -> None:

@@ -10,8 +10,9 @@ import logging
 import numpy as np
 import pytest
 
-from smallrag.core import cross_encoder, onnx_classifier
+from smallrag.core import cross_encoder, onnx_cache, onnx_classifier
 from smallrag.core.errors import SmallragError
+from smallrag.core.models import file_digest
 from smallrag.core.onnx_cache import META_FILE, MODEL_FILE, export_folder
 from smallrag.retrievers.rerankers import CrossEncoderReranker
 from smallrag.verifiers.nli import HFNLIModel
@@ -65,7 +66,45 @@ def test_an_altered_export_is_ignored_and_written_again(cache, folder, caplog):
         assert again.runtime == "onnx"
     assert "not a whole sequence-classifier export" in caplog.text
     np.testing.assert_array_equal(again.predict(PAIRS), model.predict(PAIRS))
-    assert json.loads((path.parent / META_FILE).read_text())["sha256"] != ""
+    assert json.loads((path.parent / META_FILE).read_text())["sha256"] == file_digest(path) != file_digest_of(data)
+
+
+def file_digest_of(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_an_export_checked_under_another_onnxruntime_is_checked_again(cache, folder, monkeypatch, caplog):
+    model = HFNLIModel(folder).warm_up()
+    meta_path = export_folder(model.fingerprint, cache) / META_FILE
+    assert json.loads(meta_path.read_text())["onnxruntime"] == onnx_cache.runtime_version()
+    monkeypatch.setattr(onnx_cache, "runtime_version", lambda: "99.0")
+    with caplog.at_level(logging.WARNING):
+        assert HFNLIModel(folder).runtime == "onnx"
+    assert "checked under this onnxruntime" in caplog.text
+    assert json.loads(meta_path.read_text())["onnxruntime"] == "99.0"  # re-exported and re-checked
+
+
+def test_an_export_onnx_runtime_cannot_load(cache, folder, monkeypatch, caplog):
+    """A cached export whose session cannot be made (onnxruntime missing or broken): "auto" runs
+    torch with a warning, "onnx" raises a one-line error; BERTScore likewise."""
+    from smallrag.eval.bertscore import BERTScorer
+
+    HFNLIModel(folder).warm_up()  # cached
+
+    def broken(*args, **kwargs):
+        raise ImportError("No module named 'onnxruntime'")
+    monkeypatch.setattr(onnx_cache, "onnx_session", broken)
+    monkeypatch.setattr(onnx_classifier, "onnx_session", broken)
+    with caplog.at_level(logging.WARNING):
+        assert HFNLIModel(folder).runtime == "torch"
+    assert "No module named 'onnxruntime'" in caplog.text
+    with pytest.raises(SmallragError, match="could not run the NLI model .* through ONNX Runtime"):
+        HFNLIModel(folder, backend="onnx").warm_up()
+    assert BERTScorer(folder, layer=1).runtime == "torch"
+    with pytest.raises(SmallragError, match="could not run the BERTScore encoder"):
+        BERTScorer(folder, layer=1, backend="onnx").warm_up()
 
 
 def test_an_export_that_differs_from_torch_is_not_kept(cache, folder, monkeypatch, caplog):

@@ -91,6 +91,24 @@ def test_same_scores_in_any_batch(folder, backend):
     np.testing.assert_array_equal(reranker.score_pairs(pairs[:1]), reference[:1])
 
 
+@pytest.mark.integration  # the shipped reranker
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_shipped_reranker_is_batch_invariant_and_the_backends_agree(backend):
+    from tests.helpers import CRANFIELD
+    from smallrag.eval.datasets import load_cranfield
+
+    data = load_cranfield(CRANFIELD)
+    queries = list(data.queries.values())[:4]
+    pairs = [(q, d.text) for q in queries for d in data.documents[:12]]
+    reranker = CrossEncoderReranker(backend=backend)
+    assert reranker.runtime == backend
+    reference = reranker.score_pairs(pairs, batch_size=1)
+    for batch_size in (7, 32):
+        np.testing.assert_array_equal(reranker.score_pairs(pairs, batch_size=batch_size), reference)
+    other = CrossEncoderReranker(backend="torch" if backend == "onnx" else "onnx")
+    np.testing.assert_allclose(other.score_pairs(pairs), reference, atol=1e-4)
+
+
 def test_the_two_backends_score_alike(folder):
     pairs = [(QUERY, h.chunk.text) for h in _hits()]
     np.testing.assert_allclose(CrossEncoderReranker(folder, backend="onnx").score_pairs(pairs),

@@ -69,11 +69,16 @@ def test_long_evidence_is_windowed(nli):
     np.testing.assert_array_less(0.5, verdict.p_entail)
 
 
-def test_real_snli_pairs_score_the_same_alone_and_in_any_batch(nli):
-    """300 SNLI-dev pairs of varied lengths: every probability bit-identical for batch sizes 1, 7,
-    32 and 64. Before linear layers ran on fixed row blocks (core/fixed_rows.py), 271 of these
-    pairs differed by up to 1.3e-6 between batch sizes 1 and 32 on an AMX Xeon."""
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_real_snli_pairs_score_the_same_alone_and_in_any_batch(backend):
+    """300 SNLI-dev pairs of varied lengths, each backend: every probability bit-identical for
+    batch sizes 1, 7, 32 and 64, and the two backends within 1e-4. Before linear layers ran on
+    fixed row blocks (core/fixed_rows.py), 271 of these pairs differed by up to 1.3e-6 between
+    batch sizes 1 and 32 on an AMX Xeon (torch)."""
     from tests.helpers import SHARED_DATA
+
+    nli = HFNLIModel(shipped_model_path(DEFAULT_NLI), backend=backend)
+    assert nli.runtime == backend
 
     folder = SHARED_DATA / "nli" / "snli-dev"
     premises = (folder / "s1.dev").read_text(encoding="utf-8").splitlines()[:300]
@@ -82,3 +87,5 @@ def test_real_snli_pairs_score_the_same_alone_and_in_any_batch(nli):
     reference = nli.predict(pairs, batch_size=1)
     for batch_size in (7, 32, 64):
         np.testing.assert_array_equal(nli.predict(pairs, batch_size=batch_size), reference)
+    other = HFNLIModel(shipped_model_path(DEFAULT_NLI), backend="torch" if backend == "onnx" else "onnx")
+    np.testing.assert_allclose(other.predict(pairs), reference, atol=1e-4)
