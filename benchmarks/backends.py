@@ -112,6 +112,17 @@ def int8_scorer(exported: Path, inputs: list[str]) -> Any:
     return OnnxScorer(onnx_session(target), inputs)
 
 
+def int8_config(model: Any, max_length: int, truncation: str,
+                head: Callable[[np.ndarray], np.ndarray]) -> Callable[[list], np.ndarray]:
+    """Score pairs through a dynamic int8 copy of `model`'s ONNX export, as the model would."""
+    from smallrag.core.onnx_cache import MODEL_FILE, export_folder
+
+    scorer, tokenizer = model.loaded()
+    quant = int8_scorer(export_folder(model.fingerprint) / MODEL_FILE, scorer.inputs)
+    return lambda p: run_pairs(quant, tokenizer, p, max_length=max_length, truncation=truncation, batch_size=32,
+                               head=head)
+
+
 def invariant(score: Callable[[list], np.ndarray], pairs: list, full: np.ndarray) -> bool:
     alone = np.concatenate([score([p]) for p in pairs[:64]])
     return bool(np.array_equal(alone, full[:64]))
@@ -189,12 +200,7 @@ def nli_part(args: argparse.Namespace) -> None:
         "onnx": lambda p: models["onnx"].predict(p, batch_size=32),
     }
     if args.int8:
-        from smallrag.core.onnx_cache import MODEL_FILE, export_folder
-
-        scorer, tokenizer = models["onnx"].loaded()
-        quant = int8_scorer(export_folder(models["onnx"].fingerprint) / MODEL_FILE, scorer.inputs)
-        scorers["int8"] = lambda p: run_pairs(quant, tokenizer, p, max_length=max_length, truncation="only_first",
-                                              batch_size=32, head=lambda x: softmax(x)[:, columns])
+        scorers["int8"] = int8_config(models["onnx"], max_length, "only_first", lambda x: softmax(x)[:, columns])
     gold = np.array([CLASSES.index(x) if x in CLASSES else -1 for x in labels])
 
     def quality(probs: np.ndarray, reference: np.ndarray | None) -> dict[str, Any]:
@@ -234,12 +240,7 @@ def rerank_part(args: argparse.Namespace) -> None:
         "onnx": lambda p: models["onnx"].score_pairs(p, batch_size=32),
     }
     if args.int8:
-        from smallrag.core.onnx_cache import MODEL_FILE, export_folder
-
-        scorer, tokenizer = models["onnx"].loaded()
-        quant = int8_scorer(export_folder(models["onnx"].fingerprint) / MODEL_FILE, scorer.inputs)
-        scorers["int8"] = lambda p: run_pairs(quant, tokenizer, p, max_length=max_length, truncation="longest_first",
-                                              batch_size=32, head=lambda x: x[:, 0])
+        scorers["int8"] = int8_config(models["onnx"], max_length, "longest_first", lambda x: x[:, 0])
     owners_arr = np.array(owners)
 
     def quality(logits: np.ndarray, reference: np.ndarray | None) -> dict[str, Any]:
