@@ -234,7 +234,7 @@ class BERTScorer(LocalModel):
         if precision not in PRECISIONS:
             raise SmallragError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}; "
                                 "float32 is exact (equal to bert-score), bfloat16 is faster on CPUs with AMX")
-        from smallrag.core.cross_encoder import check_backend, wants_onnx
+        from smallrag.core.onnx_cache import check_backend, wants_onnx
 
         check_backend(backend, device)
         if backend == "onnx" and precision != "float32":
@@ -256,9 +256,6 @@ class BERTScorer(LocalModel):
         from smallrag.eval.bertscore_encoder import open_token_encoder
 
         tokenizer = load_tokenizer(self._hf_path, "the BERTScore encoder")
-        encoder = open_token_encoder(self._hf_path, self.fingerprint, self.layer, self._config, tokenizer,
-                                     onnx=self._onnx, device=self.device, precision=self.precision,
-                                     gemm_rows=GEMM_ROWS, required=self.backend == "onnx")
         positions = int(self._config.get("max_position_embeddings", 512))
         if "roberta" in str(self._config.get("model_type", "")):
             positions -= 2  # RoBERTa's positions start after the padding index
@@ -266,6 +263,10 @@ class BERTScorer(LocalModel):
         tok_limit = getattr(tokenizer, "model_max_length", None)
         if isinstance(tok_limit, int) and 0 < tok_limit < 100_000:
             limit = min(limit, tok_limit)
+        # the export is checked on the model's whole window, whatever max_length this scorer cuts to
+        encoder = open_token_encoder(self._hf_path, self.fingerprint, self.layer, self._config, tokenizer,
+                                     window=min(limit, 512), onnx=self._onnx, device=self.device,
+                                     precision=self.precision, gemm_rows=GEMM_ROWS, required=self.backend == "onnx")
         self._max_length = min(self._max_length, limit) if self._max_length is not None else limit
         logger.info("loaded BERTScore encoder %s (layer %d, window %d, %s)", self._hf_path, self.layer,
                     self._max_length, encoder.backend)

@@ -46,10 +46,6 @@ def cut_layers(model: Any, layer: int) -> bool:
     return False
 
 
-def _input_names(config: dict) -> list[str]:
-    return ["input_ids", "attention_mask"] + (["token_type_ids"] if config.get("type_vocab_size") else [])
-
-
 class TorchTokenEncoder:
     """The model's hidden states at `layer` through torch, its linear layers on fixed row blocks."""
 
@@ -102,17 +98,18 @@ class OnnxTokenEncoder:
         return np.asarray(self.session.run(None, {k: feeds[k] for k in self.inputs})[0], dtype=np.float32)
 
 
-def open_token_encoder(path: Path, fingerprint: str, layer: int, config: dict, tokenizer: Any, *, onnx: bool,
-                       device: str, precision: str, gemm_rows: int, required: bool = False) -> Any:
+def open_token_encoder(path: Path, fingerprint: str, layer: int, config: dict, tokenizer: Any, *, window: int,
+                       onnx: bool, device: str, precision: str, gemm_rows: int, required: bool = False) -> Any:
     """The encoder to use: the cached ONNX export of (model, layer) when `onnx` and one is cached
-    or can be made and checked, else torch (`required`: raise instead)."""
+    or can be made and checked (on probes cut to `window` tokens, BERTScore's), else torch
+    (`required`: raise instead)."""
     if not onnx:
         return TorchTokenEncoder(path, layer, device=device, precision=precision, gemm_rows=gemm_rows)
-    from smallrag.core.onnx_cache import cached_session, export_checked, export_folder, onnx_session
+    from smallrag.core.onnx_cache import cached_session, encoder_inputs, export_checked, export_folder, onnx_session
 
     key = f"{fingerprint}-layer{layer}"
     folder = export_folder(key)
-    inputs = _input_names(config)
+    inputs = encoder_inputs(config.get("type_vocab_size"))
     session = cached_session(folder, key, kind=EXPORT_KIND, fmt=EXPORT_FORMAT, inputs=inputs)
     if session is not None:
         return OnnxTokenEncoder(session, inputs)
@@ -120,7 +117,7 @@ def open_token_encoder(path: Path, fingerprint: str, layer: int, config: dict, t
     session = export_checked(folder, kind=EXPORT_KIND, fmt=EXPORT_FORMAT, fingerprint=key,
                              write=lambda onnx_path: _export(path, layer, inputs, onnx_path),
                              difference=lambda onnx_path: _difference(torch_encoder, OnnxTokenEncoder(
-                                 onnx_session(onnx_path), inputs), tokenizer, config),
+                                 onnx_session(onnx_path), inputs), tokenizer, window),
                              tolerance=EXPORT_TOLERANCE, what=f"the BERTScore encoder {path.name} (layer {layer})",
                              inputs=inputs, layer=layer, model=str(path))
     if session is not None:
@@ -136,12 +133,10 @@ def _unit(hidden: np.ndarray) -> np.ndarray:
 
 
 def _difference(torch_encoder: TorchTokenEncoder, onnx_encoder: OnnxTokenEncoder, tokenizer: Any,
-                config: dict) -> float:
+                window: int) -> float:
     """Max |difference| of unit-norm token vectors on the probe texts: each text alone, and all of
     them in one padded pass cut to the model's whole window (as BERTScore's passes are built),
     compared on their real tokens."""
-    window = int(config.get("max_position_embeddings", 512)) - (2 if "roberta" in str(config.get("model_type", "")) else 0)
-    window = min(window, 512)
     ids = [tokenizer(text, truncation=True, max_length=window)["input_ids"] for text in PROBE_TEXTS]
     worst = 0.0
     for row in ids:
@@ -173,13 +168,8 @@ def _export(path: Path, layer: int, inputs: list[str], onnx_path: Path) -> None:
     model = AutoModel.from_pretrained(path, dtype=torch.float32).eval()
     index = None if cut_layers(model, layer) else layer
 
-    class Hidden(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
+    def hidden(m, **features):
+        out = m(**features, output_hidden_states=index is not None)
+        return out[0] if index is None else out.hidden_states[index]
 
-        def forward(self, *features):
-            out = self.model(**dict(zip(inputs, features)), output_hidden_states=index is not None)
-            return out[0] if index is None else out.hidden_states[index]
-
-    torch_onnx_export(Hidden(), inputs, "hidden", onnx_path)
+    torch_onnx_export(model, hidden, inputs, "hidden", onnx_path)

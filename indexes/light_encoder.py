@@ -24,7 +24,7 @@ import numpy as np
 
 from smallrag.core.local_model import LocalModel
 from smallrag.core.models import model_fingerprint
-from smallrag.core.onnx_cache import MODEL_FILE, export_folder, onnx_session, onnxruntime_available, read_export
+from smallrag.core.onnx_cache import MODEL_FILE, export_folder, onnx_allowed, onnx_session, read_export
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +80,7 @@ class LightEncoder(LocalModel):
 def light_path_available() -> bool:
     """Not turned off by $SMALLRAG_LIGHT_ENCODER=0 or $SMALLRAG_ONNX=0, and onnxruntime and
     tokenizers (neither imports torch) are installed."""
-    from smallrag.core.cross_encoder import ONNX_ENV
-
-    return os.environ.get(DISABLE_ENV, "1") != "0" and os.environ.get(ONNX_ENV, "1") != "0" and onnxruntime_available()
+    return os.environ.get(DISABLE_ENV, "1") != "0" and onnx_allowed()
 
 
 def light_encoder(model_path: Path, *, name: str | None = None, cache_dir: Path | None = None,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from smallrag.core.onnx_cache import export_checked, export_folder, torch_onnx_export
+from smallrag.core.onnx_cache import encoder_inputs, export_checked, export_folder, torch_onnx_export
 from smallrag.indexes.light_encoder import EXPORT_FORMAT, EXPORT_KIND, EXPORT_TOLERANCE, LightEncoder, light_path_available
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def export_light_encoder(encoder: Any, *, cache_dir: Path | None = None) -> Path
         logger.info("no light query encoder for %s: %s", encoder.name, reason)
         return None
     target = export_folder(encoder.fingerprint, cache_dir)
-    fields = dict(model=encoder.name, inputs=_inputs(model), max_length=int(model.max_seq_length),
+    fields = dict(model=encoder.name, inputs=encoder_inputs(getattr(model[0].auto_model.config, "type_vocab_size", 0)), max_length=int(model.max_seq_length),
                   dimension=int(encoder.dimension), strip=True)
     kept = export_checked(target, kind=EXPORT_KIND, fmt=EXPORT_FORMAT, fingerprint=encoder.fingerprint,
                           write=lambda path: _write(model, fields["inputs"], path),
@@ -62,32 +62,17 @@ def export_light_encoder(encoder: Any, *, cache_dir: Path | None = None) -> Path
     return target if kept is not None else None
 
 
-def _inputs(model: Any) -> list[str]:
-    inputs = ["input_ids", "attention_mask"]
-    if getattr(model[0].auto_model.config, "type_vocab_size", 0):
-        inputs.append("token_type_ids")
-    return inputs
-
-
 def _write(model: Any, inputs: list[str], path: Path) -> None:
     import torch
 
-    transformer = model[0].auto_model
-
-    class Pooled(torch.nn.Module):
+    def pooled(transformer, **features):
         # the same sums as sentence-transformers' mean pooling, then L2 normalisation
-        def __init__(self) -> None:
-            super().__init__()
-            self.transformer = transformer
+        tokens = transformer(**features).last_hidden_state
+        mask = features["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+        mean = (tokens * mask).sum(1) / torch.clamp(mask.sum(1), min=1e-9)
+        return torch.nn.functional.normalize(mean, p=2, dim=1)
 
-        def forward(self, *features):
-            kwargs = dict(zip(inputs, features))
-            tokens = self.transformer(**kwargs).last_hidden_state
-            mask = kwargs["attention_mask"].unsqueeze(-1).to(tokens.dtype)
-            mean = (tokens * mask).sum(1) / torch.clamp(mask.sum(1), min=1e-9)
-            return torch.nn.functional.normalize(mean, p=2, dim=1)
-
-    torch_onnx_export(Pooled(), inputs, "embedding", path)
+    torch_onnx_export(model[0].auto_model, pooled, inputs, "embedding", path)
 
 
 def _difference(encoder: Any, path: Path, fields: dict[str, Any]) -> float:

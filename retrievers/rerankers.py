@@ -17,7 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from smallrag.core.checks import check_int
-from smallrag.core.cross_encoder import check_backend, check_pair_shapes, open_classifier, run_pairs
+from smallrag.core.cross_encoder import check_pair_shapes, open_classifier, run_pairs
+from smallrag.core.onnx_cache import check_backend
 from smallrag.core.defaults import trained_max_length
 from smallrag.core.errors import SmallragError
 from smallrag.core.local_model import LocalModel

@@ -6,7 +6,6 @@ functions."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -25,10 +24,6 @@ def check_pair_shapes(pairs: Sequence[tuple[str, str]], names: tuple[str, str]) 
     return pairs
 
 
-BACKENDS = ("auto", "onnx", "torch")
-ONNX_ENV = "SMALLRAG_ONNX"  # "0": the "auto" backend always runs torch
-
-
 class TorchScorer:
     """A loaded torch sequence classifier behind the scorer interface run_pairs uses:
     `logits(features)` maps a batch's int64 arrays to float32 logits."""
@@ -45,25 +40,6 @@ class TorchScorer:
         with torch.inference_mode():
             tensors = {key: torch.from_numpy(value).to(self.device) for key, value in features.items()}
             return self.model(**tensors).logits.float().cpu().numpy()
-
-
-def check_backend(backend: str, device: str) -> None:
-    """A clear error for a backend name we do not have, or ONNX Runtime asked off the CPU."""
-    if backend not in BACKENDS:
-        raise SmallragError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
-    if backend == "onnx" and device != "cpu":
-        raise SmallragError(f"backend='onnx' runs on the CPU only, got device={device!r}; pass backend='torch' "
-                            "(or 'auto') to run on that device")
-
-
-def wants_onnx(backend: str, device: str) -> bool:
-    """Whether a cross-encoder with this backend setting runs through ONNX Runtime: "onnx", or
-    "auto" on the CPU with onnxruntime installed and $SMALLRAG_ONNX not "0"."""
-    from smallrag.core.onnx_cache import onnxruntime_available
-
-    if backend == "onnx":
-        return True
-    return backend == "auto" and device == "cpu" and os.environ.get(ONNX_ENV, "1") != "0" and onnxruntime_available()
 
 
 def load_tokenizer(path: Path, what: str) -> Any:
@@ -103,6 +79,7 @@ def open_classifier(path: Path, fingerprint: str, *, backend: str, device: str, 
     refuse it), exported for the next load when ONNX Runtime is wanted. "onnx" raises when no
     export can be made; "auto" falls back to torch with a logged warning. `check_tokenizer` may
     refuse the tokenizer before anything else is loaded."""
+    from smallrag.core.onnx_cache import wants_onnx
     from smallrag.core.onnx_classifier import PROBE_PAIRS, cached_onnx_classifier, export_onnx_classifier
 
     tokenizer = load_tokenizer(path, what)

@@ -14,21 +14,50 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any, Callable
 
 from smallrag.core.atomic import atomic_folder
+from smallrag.core.errors import SmallragError
 from smallrag.core.models import default_cache_dir, file_digest
 
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.onnx"
 META_FILE = "export.json"
+BACKENDS = ("auto", "onnx", "torch")
+ONNX_ENV = "SMALLRAG_ONNX"  # "0": every "auto" backend runs torch, and the light query encoder is off
 
 
 def onnxruntime_available() -> bool:
     """onnxruntime and tokenizers (neither imports torch) are installed."""
     return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "tokenizers"))
+
+
+def check_backend(backend: str, device: str) -> None:
+    """A clear error for a backend name we do not have, or ONNX Runtime asked off the CPU."""
+    if backend not in BACKENDS:
+        raise SmallragError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if backend == "onnx" and device != "cpu":
+        raise SmallragError(f"backend='onnx' runs on the CPU only, got device={device!r}; pass backend='torch' "
+                            "(or 'auto') to run on that device")
+
+
+def onnx_allowed() -> bool:
+    """$SMALLRAG_ONNX is not "0" and onnxruntime is installed."""
+    return os.environ.get(ONNX_ENV, "1") != "0" and onnxruntime_available()
+
+
+def wants_onnx(backend: str, device: str) -> bool:
+    """Whether a model with this backend setting runs through ONNX Runtime: "onnx", or "auto" on
+    the CPU when onnx_allowed()."""
+    return backend == "onnx" or (backend == "auto" and device == "cpu" and onnx_allowed())
+
+
+def encoder_inputs(type_vocab_size: int | None) -> list[str]:
+    """The token inputs an exported BERT-style encoder takes: token types only when it has them."""
+    return ["input_ids", "attention_mask"] + (["token_type_ids"] if type_vocab_size else [])
 
 
 def export_folder(fingerprint: str, cache_dir: Path | None = None) -> Path:
@@ -87,6 +116,11 @@ def cached_session(folder: Path, fingerprint: str, *, kind: str, fmt: int, input
     meta = read_export(folder, fingerprint, kind=kind, fmt=fmt)
     if meta is None or meta.get("inputs") != inputs:
         return None
+    return _loaded_session(folder)
+
+
+def _loaded_session(folder: Path) -> Any:
+    """The session of the export in `folder`, or None (logged) when ONNX Runtime cannot load it."""
     try:
         session = onnx_session(folder / MODEL_FILE)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
@@ -135,15 +169,25 @@ def export_checked(target: Path, *, kind: str, fmt: int, fingerprint: str, write
                        type(exc).__name__, exc)
         return None
     logger.info("exported %s to ONNX in %s (max |difference| from torch %.1e)", what, target, error)
-    return cached_session(target, fingerprint, kind=kind, fmt=fmt, inputs=fields.get("inputs"))
+    return _loaded_session(target)  # just written and hashed: no need to read it back through read_export
 
 
-def torch_onnx_export(module: Any, inputs: list[str], output: str, path: Path) -> None:
-    """Trace `module(*inputs)` (int64 token tensors, dynamic batch and token axes) to `path` with
-    torch's TorchScript exporter, opset 17."""
+def torch_onnx_export(model: Any, forward: Callable[..., Any], inputs: list[str], output: str, path: Path) -> None:
+    """Trace `forward(model, **features)` (int64 token tensors named `inputs`, dynamic batch and
+    token axes; one output tensor) to `path` with torch's TorchScript exporter, opset 17."""
     import warnings
 
     import torch
+
+    class Traced(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model  # registered, so its weights become the graph's initializers
+
+        def forward(self, *features):
+            return forward(self.model, **dict(zip(inputs, features)))
+
+    module = Traced()
 
     example = tuple(torch.zeros((1, 8), dtype=torch.long) if name == "token_type_ids"
                     else torch.ones((1, 8), dtype=torch.long) for name in inputs)

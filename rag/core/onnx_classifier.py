@@ -80,13 +80,4 @@ def _export(path: Path, onnx_path: Path, inputs: list[str]) -> None:
     from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32).eval()
-
-    class Logits(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, *features):
-            return self.model(**dict(zip(inputs, features))).logits
-
-    torch_onnx_export(Logits(), inputs, "logits", onnx_path)
+    torch_onnx_export(model, lambda m, **features: m(**features).logits, inputs, "logits", onnx_path)

@@ -25,7 +25,7 @@ PAIRS = [("the cat sleeps in the house", "a cat sleeps"), ("the sky is blue", "t
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SMALLRAG_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv(cross_encoder.ONNX_ENV, raising=False)
+    monkeypatch.delenv(onnx_cache.ONNX_ENV, raising=False)
     return tmp_path / "cache"
 
 
@@ -132,7 +132,7 @@ def test_a_failing_exporter_falls_back_to_torch(cache, folder, monkeypatch, capl
 
 def test_smallrag_onnx_0_and_torch_backend_use_torch(cache, folder, monkeypatch):
     assert HFNLIModel(folder, backend="torch").runtime == "torch"
-    monkeypatch.setenv(cross_encoder.ONNX_ENV, "0")
+    monkeypatch.setenv(onnx_cache.ONNX_ENV, "0")
     assert HFNLIModel(folder).runtime == "torch"
     assert not (cache / "onnx").exists()
 
