@@ -324,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (best kept)")
     parser.add_argument("--int8", action="store_true", help="also measure a dynamic int8 copy (not shipped)")
     args = parser.parse_args(argv)
+    for name in ("nli_pairs", "rerank_pairs", "encode_docs"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be >= 0 (0 skips that part), got {getattr(args, name)}")
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
     import torch
 
     say(f"smallrag backends benchmark  python {platform.python_version()}  {platform.machine()}  "
