@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from smallrag.compression import make_compressor
-from smallrag.attribution import (DEFAULT_MAX_CITATIONS, attach_evidence, check_citations_mode, cite_from_evidence,
-                                  nli_model_of)
+from smallrag.attribution import (DEFAULT_CITATION_MARGIN, DEFAULT_MAX_CITATIONS, attach_evidence, check_citation_margin,
+                                  check_citations_mode, cite_from_evidence, nli_model_of)
 from smallrag.conversation import check_history, parse_rewrite, rewrite_messages
 from smallrag.core.checks import check_int
 from smallrag.core.cancel import check as check_cancelled, holding
@@ -84,7 +84,8 @@ class RAG:
     not thread-safe, so concurrent `aask` calls queue for it while their retrieval overlaps.
 
     With a verifier, `citations="evidence"` (default) makes every claim cite the blocks that
-    support it, at most `max_citations`, best first (smallrag.attribution); the generator's
+    support it, at most `max_citations`, best first, leaving out blocks whose p_entail is more
+    than `citation_margin` below the best block's (smallrag.attribution); the generator's
     text stays in `Answer.raw_text`. `citations="generator"` keeps the generator's markers.
     Without a verifier the generator's citations are all there is.
 
@@ -101,7 +102,7 @@ class RAG:
                  progress: bool = True, on_unsupported: str = "annotate", escalate_to: Generator | None = None,
                  min_confidence: float | None = None, abstain_after_escalation: bool = False,
                  citations: str = "evidence", max_citations: int = DEFAULT_MAX_CITATIONS,
-                 compressor: Compressor | str | None = None) -> None:
+                 citation_margin: float = DEFAULT_CITATION_MARGIN, compressor: Compressor | str | None = None) -> None:
         for label, value in (("k", k), ("max_tokens", max_tokens), ("max_citations", max_citations)):
             check_int(label, value, minimum=1, expected="a positive integer")
         check_int("fetch_k", fetch_k, minimum=k, optional=True, expected=f"an integer >= k ({k})")
@@ -133,6 +134,7 @@ class RAG:
         self.abstain_after_escalation = abstain_after_escalation
         self.citations = check_citations_mode(citations)
         self.max_citations = max_citations
+        self.citation_margin = check_citation_margin(citation_margin)
         self.compressor = make_compressor(compressor)
         self._generator_lock = threading.Lock()
         self._escalate_lock = threading.Lock()
@@ -267,7 +269,7 @@ class RAG:
         answer = replace(answer, verification=verification)
         if verification is None or self.citations != "evidence":
             return answer
-        return cite_from_evidence(answer, self.max_citations)
+        return cite_from_evidence(answer, self.max_citations, margin=self.citation_margin)
 
     def _unsupported(self, answer: Answer, verification: Verification | None) -> bool:
         return is_unsupported(answer, verification, self.min_confidence)

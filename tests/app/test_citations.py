@@ -4,11 +4,14 @@ injected block changes nothing; bad input."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from smallrag.attribution import cite_from_evidence, render_citations
+from smallrag.attribution import cite_from_evidence, evidence_citations, render_citations
 from smallrag.core.errors import SmallragError
-from smallrag.core.types import SUPPORTED, UNSUPPORTED, Answer, Chunk, Hit
+from smallrag.core.types import (SUPPORTED, UNSUPPORTED, Answer, Chunk, Claim, EvidenceSpan, Hit, Verdict,
+                                 Verification)
 from smallrag.generators.scripted import ScriptedGenerator
 from smallrag.pipeline import RAG
 from smallrag.verifiers.nli_verifier import NLIVerifier
@@ -61,6 +64,39 @@ def test_every_supporting_block_is_cited_best_first_up_to_the_cap():
     assert answer.verdicts[0].claim.citations == (1, 2, 3)  # equal scores: block order
     capped = cited("Guido van Rossum created Python [2].", blocks, question=None, max_citations=1)
     assert capped.verdicts[0].claim.citations == (1,)
+
+
+def _backed(*scores: float) -> Verdict:
+    """A supported verdict whose evidence is block n (1, 2, ...) at p_entail scores[n - 1], best first."""
+    spans = sorted((EvidenceSpan(n, f"doc{n}", f"c{n}", 0, 1, "x", p) for n, p in enumerate(scores, 1)),
+                   key=lambda span: -span.p_entail)
+    return Verdict(Claim("x", (3,)), SUPPORTED, 0.9, 0.0, max(scores), 0.0, best_block=spans[0].n,
+                   evidence=tuple(spans))
+
+
+def test_the_margin_keeps_only_blocks_near_the_best():
+    verdict = _backed(0.62, 0.97, 0.90)
+    assert evidence_citations(verdict, margin=1.0) == (2, 3, 1)  # every supporting block
+    assert evidence_citations(verdict, margin=0.1) == (2, 3)
+    assert evidence_citations(verdict, margin=0.0) == (2,)
+    assert evidence_citations(verdict, 1, margin=1.0) == (2,)  # the cap still applies
+    assert evidence_citations(replace(verdict, label=UNSUPPORTED), margin=1.0) == ()
+
+
+def test_cite_from_evidence_applies_the_margin_and_bad_margins_are_refused(animal_bm25_index):
+    text = "Dunlop patented the tyre [3]."
+    verdict = replace(_backed(0.62, 0.97, 0.30), claim=Claim(text, (3,), 0, len(text)))
+    answer = Answer("q", text, (), hits(), "g", verification=Verification((verdict,), 1.0, 0.9, False, "nli"))
+    assert cite_from_evidence(answer, margin=1.0).text == "Dunlop patented the tyre [2][1][3]."
+    assert cite_from_evidence(answer, margin=0.4).text == "Dunlop patented the tyre [2][1]."
+    narrowed = cite_from_evidence(answer)  # the default: the best block only
+    assert narrowed.text == "Dunlop patented the tyre [2]."
+    assert (narrowed.verdicts[0].dropped_citations, narrowed.verdicts[0].added_citations) == ((3,), (2,))
+    for bad in (-0.1, 1.5, "0.1", True):
+        with pytest.raises(SmallragError, match=r"citation_margin must be a number in \[0, 1\]"):
+            RAG.from_index(animal_bm25_index, generator=ScriptedGenerator("x"), verifier=None, citation_margin=bad)
+        with pytest.raises(SmallragError, match="citation_margin"):
+            cite_from_evidence(answer, margin=bad)
 
 
 def test_a_claim_no_block_entails_keeps_no_citation():
