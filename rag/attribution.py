@@ -23,6 +23,7 @@ from dataclasses import replace
 from typing import Any, Sequence
 
 from smallrag.core.sentences import sentence_runs, sentence_spans
+from smallrag.core.checks import check_number
 from smallrag.core.errors import SmallragError
 from smallrag.core.protocols import NLI_COLUMNS, NLIModel
 from smallrag.core.types import (FLAG_CITATION_NOT_SUPPORTING, FLAG_INVALID_CITATION, FLAG_UNCITED, SUPPORTED,
@@ -106,10 +107,9 @@ _TRAILING_MARKS = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])*[.!?;:]?")
 
 
 def check_citation_margin(margin: Any) -> float:
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0.0 <= margin <= 1.0:
-        raise SmallragError(f"citation_margin must be a number in [0, 1], got {margin!r}; 0 cites only the "
-                            "best-supporting block, 1 every supporting block")
-    return float(margin)
+    return float(check_number("citation_margin", margin, minimum=0.0, maximum=1.0,
+                              expected="a number in [0, 1] (0 cites only the best-supporting block, "
+                                       "1 every supporting block)"))
 
 
 def check_citations_mode(mode: Any) -> str:
