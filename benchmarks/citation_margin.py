@@ -18,7 +18,9 @@ citations benchmark reports on):
 The chosen margin is the one with the highest F1 (ties: the wider margin, which cites more).
 Ends with ONE JSON line.
 
-Usage:  python benchmarks/citation_margin.py [--questions 1000] [--work-dir DIR] [--seed 0]
+`--max-sentences 3` measures premise windows of up to three adjacent sentences instead of two.
+
+Usage:  python benchmarks/citation_margin.py [--questions 1000] [--work-dir DIR] [--seed 0] [--max-sentences N]
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=1000)
     parser.add_argument("--work-dir", type=Path, default=None, help="keeps the index between runs")
     parser.add_argument("--nli-model", default=None)
+    parser.add_argument("--max-sentences", type=int, default=None,
+                        help="premise windows of up to this many adjacent sentences (default: the model's, 2)")
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -75,7 +79,10 @@ def main() -> None:
     from smallrag.indexes.builder import build_index
     from smallrag.retrievers.factory import open_retriever
     from smallrag.verifiers.claims import split_claims
+    from smallrag.core.defaults import DEFAULT_NLI, resolve_model_folder
     from smallrag.verifiers.factory import make_verifier
+    from smallrag.verifiers.nli import HFNLIModel
+    from smallrag.verifiers.nli_verifier import NLIVerifier
 
     figures: dict = {"benchmark": "citation_margin", "split": "halueval 0-7999 (training)", "k": args.k,
                      "seed": args.seed, "load_average_at_start": os.getloadavg()}
@@ -89,7 +96,12 @@ def main() -> None:
     sample = random.Random(args.seed).sample(questions, min(args.questions, len(questions)))
     started = time.perf_counter()
     hits = [retriever.retrieve(q["question"], k=args.k) for q in sample]
-    verifier = make_verifier("nli", args.nli_model, None)
+    if args.max_sentences is None:
+        verifier = make_verifier("nli", args.nli_model, None)
+    else:
+        verifier = NLIVerifier(HFNLIModel(resolve_model_folder(args.nli_model, DEFAULT_NLI),
+                                          max_sentences=args.max_sentences))
+    figures["max_sentences"] = verifier.model.max_sentences
     verifications = verifier.verify_batch([q["answers"][0] for q in sample], hits,
                                           questions=[q["question"] for q in sample])
     figures["seconds"] = round(time.perf_counter() - started, 1)
@@ -97,6 +109,10 @@ def main() -> None:
             for v in verification.verdicts]
     figures["claims"] = len(rows)
     figures["supported"] = sum(v.supported for v, _, _ in rows)
+    # of the claims whose gold passage was retrieved, those that passage supports (any margin)
+    with_gold = [(v, h, g) for v, h, g in rows if any(x.chunk.doc_id == g for x in h)]
+    figures["gold_passage_supports"] = round(sum(any(h[e.n - 1].chunk.doc_id == g for e in v.evidence)
+                                                 for v, h, g in with_gold) / max(1, len(with_gold)), 4)
     figures["gold_retrieved"] = round(sum(any(x.chunk.doc_id == g for x in h) for _, h, g in rows) / len(rows), 4)
     figures["margins"] = [score(rows, m) for m in MARGINS]
     best = max(figures["margins"], key=lambda r: (r["f1"], r["margin"]))
