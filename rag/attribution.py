@@ -7,9 +7,9 @@ verifier finds them in its own pass; `attach_evidence` adds the best block's spa
 of other verifiers (an LLM judge's), with the verifier's NLI model.
 
 Evidence citations (`cite_from_evidence`, the pipeline's default with a verifier): a claim cites
-the blocks whose evidence supports it, not the generator's guess. Generator citations to blocks
-that do not support the claim are dropped, supporting blocks it missed are added (both recorded
-on the verdict), and the answer text is re-rendered with the new [n] markers.
+the block whose evidence supports it best (and those within `citation_margin` of it), not the
+generator's guess. Generator citations to other blocks are dropped, cited blocks it missed are
+added (both recorded on the verdict), and the answer text is re-rendered with the new [n] markers.
 
 Untrusted chunk text only ever becomes a premise here: it cannot change a verdict or a citation
 other than through the NLI scores of the claim against it.
@@ -18,6 +18,7 @@ other than through the NLI scores of the claim against it.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import replace
 from typing import Any, Sequence
@@ -88,7 +89,10 @@ def attach_evidence(verifications: Sequence[Verification], hits: Sequence[Sequen
         chunk = hits[i][n - 1].chunk
         span = EvidenceSpan(n, chunk.doc_id, chunk.id, start, end, chunk.text[start:end], float(scores[best]))
         verdict = out[i][j]
-        evidence = tuple(span if e.n == n else e for e in verdict.evidence) if verdict.evidence else (span,)
+        # A narrowed span keeps the score its verifier gave the block: a judge's scores and the NLI
+        # model's are on different scales, and the citation margin compares a verdict's spans.
+        evidence = (tuple(replace(span, p_entail=e.p_entail) if e.n == n else e for e in verdict.evidence)
+                    if verdict.evidence else (span,))
         out[i][j] = replace(verdict, evidence=evidence)
     return [replace(v, verdicts=tuple(verdicts)) for v, verdicts in zip(verifications, out)]
 
@@ -128,9 +132,12 @@ def evidence_citations(verdict: Verdict, max_citations: int = DEFAULT_MAX_CITATI
     to go on."""
     if verdict.label != SUPPORTED:
         return ()
-    if verdict.evidence:
-        best = max(span.p_entail for span in verdict.evidence)
-        near = (span.n for span in verdict.evidence if span.p_entail >= best - margin)
+    # Scores equal to 6 decimals tie, as when the verifier orders blocks: the same sentence in two
+    # overlapping chunks, scored in different batches, can differ in the 7th. NaN scores nothing.
+    scored = [(span.n, round(span.p_entail, 6)) for span in verdict.evidence if math.isfinite(span.p_entail)]
+    if scored:
+        best = max(p for _, p in scored)
+        near = (n for n, p in scored if p >= best - margin - 1e-9)
         return tuple(dict.fromkeys(near))[:max_citations]
     if verdict.best_block is not None:
         return (verdict.best_block,)

@@ -3,8 +3,10 @@ supported claim's best block, with exact character offsets into the chunk."""
 
 from __future__ import annotations
 
-from smallrag.attribution import attach_evidence, nli_model_of
-from smallrag.core.types import SUPPORTED, UNSUPPORTED, Chunk, Claim, Hit, Verdict, Verification
+from dataclasses import replace
+
+from smallrag.attribution import attach_evidence, evidence_citations, nli_model_of
+from smallrag.core.types import SUPPORTED, UNSUPPORTED, Chunk, Claim, EvidenceSpan, Hit, Verdict, Verification
 from smallrag.verifiers.cascade import CascadeVerifier
 from smallrag.verifiers.nli_verifier import NLIVerifier
 from tests.fakes import FakeVerifier, WordSubsetNLI
@@ -44,6 +46,21 @@ def test_a_fact_across_two_sentences_gets_the_pair():
     span = out.verdicts[0].evidence[0]
     assert span.text.startswith("John Boyd Dunlop") and span.text.endswith("Belfast.")
     assert BLOCK[span.start:span.end] == span.text
+
+
+def test_a_narrowed_whole_block_span_keeps_its_verifiers_score():
+    # A judge backs a claim by two blocks, each span the whole block at the judge's own score. The
+    # multi-sentence block is narrowed by the NLI model but keeps the judge's 0.7: the citation
+    # margin compares the spans of one verdict, so they must stay on one scale.
+    short = "Dunlop patented the pneumatic tyre in 1888."
+    spans = (EvidenceSpan(2, "doc2", "c2", 0, len(short), short, 1.0),
+             EvidenceSpan(1, "doc1", "c1", 0, len(BLOCK), BLOCK, 0.7))
+    judged = replace(verdict("Dunlop patented the pneumatic tyre in 1888."), evidence=spans)
+    (out,) = attach_evidence([verification(judged)], [[hit(BLOCK), hit(short, 2)]], [None], WordSubsetNLI(YES, NO))
+    second, first = out.verdicts[0].evidence
+    assert second == spans[0]
+    assert first.text == "John Boyd Dunlop patented the pneumatic tyre in 1888." and first.p_entail == 0.7
+    assert evidence_citations(out.verdicts[0]) == (2,)
 
 
 def test_unsupported_claims_and_claims_without_a_block_get_none():

@@ -57,7 +57,7 @@ def test_a_missed_block_is_added_and_an_uncited_claim_gets_its_block():
     assert "uncited" not in second.flags
 
 
-def test_every_supporting_block_is_cited_best_first_up_to_the_cap():
+def test_blocks_tied_with_the_best_are_all_cited_in_block_order_up_to_the_cap():
     blocks = ["Guido van Rossum created Python.", "Python was created by Guido van Rossum in 1991.",
               "Python, created by Guido van Rossum, is popular."]
     answer = cited("Guido van Rossum created Python [2].", blocks, question=None)  # no question prefix
@@ -81,6 +81,15 @@ def test_the_margin_keeps_only_blocks_near_the_best():
     assert evidence_citations(verdict, margin=0.0) == (2,)
     assert evidence_citations(verdict, 1, margin=1.0) == (2,)  # the cap still applies
     assert evidence_citations(replace(verdict, label=UNSUPPORTED), margin=1.0) == ()
+
+
+def test_scores_equal_to_six_decimals_tie_and_nan_scores_nothing():
+    assert evidence_citations(_backed(0.9, 0.9)) == (1, 2)
+    assert evidence_citations(_backed(0.9, 0.9 - 1e-8)) == (1, 2)  # the same sentence, another batch
+    assert evidence_citations(_backed(0.9, 0.9 - 1e-5)) == (1,)
+    assert evidence_citations(_backed(float("nan"), 0.8)) == (2,)
+    nan_only = _backed(float("nan"))
+    assert evidence_citations(nan_only) == (nan_only.best_block,)
 
 
 def test_cite_from_evidence_applies_the_margin_and_bad_margins_are_refused(animal_bm25_index):
