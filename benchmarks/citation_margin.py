@@ -44,6 +44,10 @@ HALUEVAL_TRAIN = range(0, 8000)
 MARGINS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 
 
+def gold_retrieved(hits, gold: str) -> bool:
+    return any(hit.chunk.doc_id == gold for hit in hits)
+
+
 def score(rows, margin: float, max_citations: int = DEFAULT_MAX_CITATIONS) -> dict:
     """gold_cited, non_gold_share and F1 of one margin over (verdict, hits, gold) rows."""
     with_gold = cited_gold = citations = non_gold = 0
@@ -52,7 +56,7 @@ def score(rows, margin: float, max_citations: int = DEFAULT_MAX_CITATIONS) -> di
         docs = [hits[n - 1].chunk.doc_id for n in cites]
         citations += len(docs)
         non_gold += sum(d != gold for d in docs)
-        if verdict.supported and any(h.chunk.doc_id == gold for h in hits):
+        if verdict.supported and gold_retrieved(hits, gold):
             with_gold += 1
             cited_gold += gold in docs
     recall = cited_gold / with_gold if with_gold else 0.0
@@ -76,16 +80,23 @@ def main() -> None:
     if args.questions < 1 or args.k < 1:
         parser.error(f"--questions and -k must be at least 1, got {args.questions} and {args.k}")
 
+    from smallrag.core.defaults import DEFAULT_NLI, resolve_model_folder
     from smallrag.indexes.builder import build_index
     from smallrag.retrievers.factory import open_retriever
     from smallrag.verifiers.claims import split_claims
-    from smallrag.core.defaults import DEFAULT_NLI, resolve_model_folder
     from smallrag.verifiers.factory import make_verifier
     from smallrag.verifiers.nli import HFNLIModel
     from smallrag.verifiers.nli_verifier import NLIVerifier
 
     figures: dict = {"benchmark": "citation_margin", "split": "halueval 0-7999 (training)", "k": args.k,
                      "seed": args.seed, "load_average_at_start": os.getloadavg()}
+    # built first (a cheap constructor) so a bad --nli-model or --max-sentences fails before the index build
+    if args.max_sentences is None:
+        verifier = make_verifier("nli", args.nli_model, None)
+    else:
+        verifier = NLIVerifier(HFNLIModel(resolve_model_folder(args.nli_model, DEFAULT_NLI),
+                                          max_sentences=args.max_sentences))
+    figures["max_sentences"] = verifier.model.max_sentences
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="citation-margin-"))
     documents, questions = _load_halueval(args.data, HALUEVAL_TRAIN)
     if not (work / "halueval" / "manifest.json").exists():
@@ -96,12 +107,6 @@ def main() -> None:
     sample = random.Random(args.seed).sample(questions, min(args.questions, len(questions)))
     started = time.perf_counter()
     hits = [retriever.retrieve(q["question"], k=args.k) for q in sample]
-    if args.max_sentences is None:
-        verifier = make_verifier("nli", args.nli_model, None)
-    else:
-        verifier = NLIVerifier(HFNLIModel(resolve_model_folder(args.nli_model, DEFAULT_NLI),
-                                          max_sentences=args.max_sentences))
-    figures["max_sentences"] = verifier.model.max_sentences
     verifications = verifier.verify_batch([q["answers"][0] for q in sample], hits,
                                           questions=[q["question"] for q in sample])
     figures["seconds"] = round(time.perf_counter() - started, 1)
@@ -109,11 +114,11 @@ def main() -> None:
             for v in verification.verdicts]
     figures["claims"] = len(rows)
     figures["supported"] = sum(v.supported for v, _, _ in rows)
+    with_gold = [(v, h, g) for v, h, g in rows if gold_retrieved(h, g)]
+    figures["gold_retrieved"] = round(len(with_gold) / len(rows), 4)
     # of the claims whose gold passage was retrieved, those that passage supports (any margin)
-    with_gold = [(v, h, g) for v, h, g in rows if any(x.chunk.doc_id == g for x in h)]
     figures["gold_passage_supports"] = round(sum(any(h[e.n - 1].chunk.doc_id == g for e in v.evidence)
                                                  for v, h, g in with_gold) / max(1, len(with_gold)), 4)
-    figures["gold_retrieved"] = round(sum(any(x.chunk.doc_id == g for x in h) for _, h, g in rows) / len(rows), 4)
     figures["margins"] = [score(rows, m) for m in MARGINS]
     best = max(figures["margins"], key=lambda r: (r["f1"], r["margin"]))
     figures["chosen_margin"] = best["margin"]

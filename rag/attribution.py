@@ -23,10 +23,11 @@ import re
 from dataclasses import replace
 from typing import Any, Sequence
 
-from smallrag.core.sentences import sentence_runs, sentence_spans
 from smallrag.core.checks import check_number
 from smallrag.core.errors import SmallragError
 from smallrag.core.protocols import NLI_COLUMNS, NLIModel
+from smallrag.core.sentences import sentence_runs, sentence_spans
+from smallrag.core.stats import tie_rounded
 from smallrag.core.types import (FLAG_CITATION_NOT_SUPPORTING, FLAG_INVALID_CITATION, FLAG_UNCITED, SUPPORTED,
                                  Answer, Citation, EvidenceSpan, Hit, Verdict, Verification)
 from smallrag.verifiers.citation_markers import attribution_opening
@@ -84,7 +85,7 @@ def attach_evidence(verifications: Sequence[Verification], hits: Sequence[Sequen
     for i, j, n, spans in jobs:
         scores = entail[row:row + len(spans)]
         row += len(spans)
-        best = max(range(len(spans)), key=lambda k: (round(float(scores[k]), 6), -(spans[k][1] - spans[k][0]), -k))
+        best = max(range(len(spans)), key=lambda k: (tie_rounded(scores[k]), -(spans[k][1] - spans[k][0]), -k))
         start, end = spans[best]
         chunk = hits[i][n - 1].chunk
         span = EvidenceSpan(n, chunk.doc_id, chunk.id, start, end, chunk.text[start:end], float(scores[best]))
@@ -132,9 +133,9 @@ def evidence_citations(verdict: Verdict, max_citations: int = DEFAULT_MAX_CITATI
     to go on."""
     if verdict.label != SUPPORTED:
         return ()
-    # Scores equal to 6 decimals tie, as when the verifier orders blocks: the same sentence in two
-    # overlapping chunks, scored in different batches, can differ in the 7th. NaN scores nothing.
-    scored = [(span.n, round(span.p_entail, 6)) for span in verdict.evidence if math.isfinite(span.p_entail)]
+    # Ties as the verifier orders blocks (the same sentence in two overlapping chunks, scored in
+    # different batches, ties); NaN scores nothing; 1e-9 absorbs the subtraction's own rounding.
+    scored = [(span.n, tie_rounded(span.p_entail)) for span in verdict.evidence if math.isfinite(span.p_entail)]
     if scored:
         best = max(p for _, p in scored)
         near = (n for n, p in scored if p >= best - margin - 1e-9)

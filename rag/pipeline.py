@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from smallrag.compression import make_compressor
-from smallrag.attribution import (DEFAULT_CITATION_MARGIN, DEFAULT_MAX_CITATIONS, attach_evidence, check_citation_margin,
-                                  check_citations_mode, cite_from_evidence, nli_model_of)
+from smallrag.attribution import (DEFAULT_CITATION_MARGIN, DEFAULT_MAX_CITATIONS, attach_evidence,
+                                  check_citation_margin, check_citations_mode, cite_from_evidence, nli_model_of)
 from smallrag.conversation import check_history, parse_rewrite, rewrite_messages
 from smallrag.core.checks import check_int
 from smallrag.core.cancel import check as check_cancelled, holding
@@ -102,7 +102,8 @@ class RAG:
                  progress: bool = True, on_unsupported: str = "annotate", escalate_to: Generator | None = None,
                  min_confidence: float | None = None, abstain_after_escalation: bool = False,
                  citations: str = "evidence", max_citations: int = DEFAULT_MAX_CITATIONS,
-                 citation_margin: float = DEFAULT_CITATION_MARGIN, compressor: Compressor | str | None = None) -> None:
+                 citation_margin: float = DEFAULT_CITATION_MARGIN,
+                 compressor: Compressor | str | None = None) -> None:
         for label, value in (("k", k), ("max_tokens", max_tokens), ("max_citations", max_citations)):
             check_int(label, value, minimum=1, expected="a positive integer")
         check_int("fetch_k", fetch_k, minimum=k, optional=True, expected=f"an integer >= k ({k})")

@@ -30,6 +30,7 @@ import numpy as np
 from smallrag.core.checks import check_number
 from smallrag.core.errors import SmallragError
 from smallrag.core.protocols import Evidence, NLIModel
+from smallrag.core.stats import tie_rounded
 from smallrag.core.types import (CONTRADICTED, FLAG_CITATION_NOT_SUPPORTING, FLAG_CONTRADICTS_EVIDENCE,
                        FLAG_INVALID_CITATION, FLAG_UNCITED, SUPPORTED, UNSUPPORTED, Chunk, Claim, EvidenceSpan, Hit,
                        Verdict, Verification)
@@ -191,7 +192,7 @@ class NLIVerifier(UsesNLIModel, BaseVerifier):
         cited = [n for n in claim.citations if 1 <= n <= n_blocks]
         # Blocks that support the claim, best first (ties: the earlier block).
         supporting = sorted((i for i in range(n_blocks) if supports(float(probs[i, 0]), float(probs[i, 1]))),
-                            key=lambda i: (-round(float(probs[i, 0]), 6), i))
+                            key=lambda i: (-tie_rounded(probs[i, 0]), i))
         best = supporting[0] if supporting else int(np.argmax(probs[:, 0]))
         e_best, n_best = float(probs[best, 0]), float(probs[best, 1])
         e_all = float(probs[:, 0].max())

@@ -28,3 +28,11 @@ def quantile(values: Sequence[float], q: float) -> float | None:
     if len(values) == 0:
         return None
     return float(np.quantile(np.asarray(values, dtype=np.float64), q, method="linear"))
+
+
+def tie_rounded(score: float) -> float:
+    """`score` rounded so that scores equal to 6 decimals tie. The same text scored in batches of
+    different shapes can differ in the 7th; every ranking of model scores that breaks ties (by
+    block order, span length) and every margin against the best score rounds with this, so they
+    agree on what a tie is."""
+    return round(float(score), 6)
