@@ -62,6 +62,7 @@ from smallrag.core.types import CONTRADICTED, SUPPORTED, Verification  # noqa: E
 from smallrag.verifiers.calibration import (CALIBRATION_FILE, Calibration, expected_calibration_error,  # noqa: E402
                                    reliability_bins)
 from smallrag.core.defaults import DEFAULT_NLI, resolve_model_folder  # noqa: E402
+from smallrag.verifiers.cascade import DEFAULT_HIGH, DEFAULT_LOW  # noqa: E402
 from smallrag.verifiers.nli import HFNLIModel  # noqa: E402
 from smallrag.verifiers.nli_verifier import NLIVerifier  # noqa: E402
 
@@ -467,8 +468,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--judge-pairs", type=int, default=300, metavar="N",
                         help="seeded subsample size per data set for the judge / cascade comparison "
                              "(HaluEval: N answers = N/2 records)")
-    parser.add_argument("--low", type=float, default=0.2, help="cascade: escalate claims with entailment in [low, high]")
-    parser.add_argument("--high", type=float, default=0.8, help="cascade: upper end of the unsure band")
+    parser.add_argument("--low", type=float, default=DEFAULT_LOW,
+                        help=f"cascade: escalate claims with entailment in [low, high] (default {DEFAULT_LOW})")
+    parser.add_argument("--high", type=float, default=DEFAULT_HIGH,
+                        help=f"cascade: upper end of the unsure band (default {DEFAULT_HIGH})")
     parser.add_argument("--skip-judge", action="store_true", help="evaluate the NLI cross-encoder only")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="use only the first N items of each data set (HaluEval: N records), for smoke tests")

@@ -13,7 +13,7 @@ from smallrag.generators.scripted import ScriptedGenerator
 from smallrag.core.protocols import Verifier
 from smallrag.core.types import CONTRADICTED, SUPPORTED, UNSUPPORTED, Claim, Verdict
 from smallrag.verifiers.calibration import Calibration
-from smallrag.verifiers.cascade import CascadeVerifier, is_unsure
+from smallrag.verifiers.cascade import DEFAULT_HIGH, DEFAULT_LOW, CascadeVerifier, is_unsure
 from smallrag.verifiers.llm_judge import LLMJudgeVerifier
 from smallrag.verifiers.nli_verifier import NLIVerifier
 from tests import fakes
@@ -43,11 +43,12 @@ def judged_statements(generator: ScriptedGenerator) -> list[str]:
     return [_STATEMENT.findall(call[-1]["content"])[0] for call in generator.calls]
 
 
-def cascade(reply="yes", **kwargs):
+def cascade(reply="yes", low=0.2, high=0.8, **kwargs):
+    """TABLE's rows sit around the band [0.2, 0.8] (the default before the band was measured)."""
     first = NLIVerifier(TableNLI(TABLE), calibration=None, name="small")
     generator = ScriptedGenerator(reply)
     second = LLMJudgeVerifier(generator, name="judge")
-    return CascadeVerifier(first, second, **kwargs), generator
+    return CascadeVerifier(first, second, low=low, high=high, **kwargs), generator
 
 
 def test_only_unsure_claims_are_escalated_and_the_others_keep_their_verdicts():
@@ -99,6 +100,34 @@ def test_a_band_changes_what_is_unsure():
 
 def _verdict(p_entail_all: float, p_contradict: float, p_contradict_all: float) -> Verdict:
     return Verdict(Claim("c", (1,)), UNSUPPORTED, 0.0, p_contradict, p_entail_all, p_contradict_all)
+
+
+def test_the_default_band_is_the_measured_one():
+    first = NLIVerifier(TableNLI(TABLE), calibration=None, name="small")
+    verifier = CascadeVerifier(first, LLMJudgeVerifier(ScriptedGenerator("yes")))
+    assert (verifier.low, verifier.high) == (DEFAULT_LOW, DEFAULT_HIGH) == (0.1, 0.85)
+    # Under it, entailment 0.1-0.85 is unsure, and a contradiction must pass 0.85 to be clear.
+    assert is_unsure(_verdict(0.1, 0.1, 0.1), DEFAULT_LOW, DEFAULT_HIGH)
+    assert not is_unsure(_verdict(0.09, 0.1, 0.1), DEFAULT_LOW, DEFAULT_HIGH)
+    assert is_unsure(_verdict(0.5, 0.85, 0.1), DEFAULT_LOW, DEFAULT_HIGH)
+    assert not is_unsure(_verdict(0.86, 0.1, 0.1), DEFAULT_LOW, DEFAULT_HIGH)
+
+
+def test_default_band_escalates_what_the_old_one_kept():
+    table = {"Faint.": (0.12, 0.83, 0.05),  # below the old low (0.2), inside the default band
+             "Firm clash.": (0.3, 0.0, 0.82),  # clear at the old high (0.8), not at 0.85
+             "Near sure.": (0.83, 0.12, 0.05),  # above the old high, inside the default band
+             "Sure no.": (0.05, 0.9, 0.05)}  # confident non-entailment under both
+    answer = "Faint [1]. Firm clash [1]. Near sure [1]. Sure no [1]."
+    judged = {}
+    for band in ((0.2, 0.8), (DEFAULT_LOW, DEFAULT_HIGH)):
+        generator = ScriptedGenerator("yes")
+        first = NLIVerifier(TableNLI(table), calibration=None, name="small")
+        low, high = band
+        CascadeVerifier(first, LLMJudgeVerifier(generator), low=low, high=high).verify(answer, ["Some evidence."])
+        judged[band] = sorted(judged_statements(generator))
+    assert judged[(0.2, 0.8)] == []
+    assert judged[(DEFAULT_LOW, DEFAULT_HIGH)] == ["Faint.", "Firm clash.", "Near sure."]
 
 
 def test_the_band_is_closed_and_clear_contradictions_stay():
