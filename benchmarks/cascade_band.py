@@ -3,23 +3,26 @@
 The cascade (`smallrag.verifiers.cascade.CascadeVerifier`) checks every claim with the NLI
 verifier and re-checks with the LLM judge the claims whose entailment lies in [low, high]
 (unless clearly contradicted). benchmarks/verify.py measures it on SNLI dev, FEVER-Symmetric
-and HaluEval 8,000-9,999; this script chooses (low, high) on data the NLI model was not trained
-on and that is not an evaluation set:
+and HaluEval 8,000-9,999; this script chooses (low, high) on data the shipped NLI model was not
+trained on and that is not an evaluation set:
 
-- SNLI: the held-out slice of SNLI-test, FEVER: the held-out slice of nli-extra's FEVER dev
-  (both held out by benchmarks/train_defaults.py, whole premises / claims, for checkpoint
-  choice), seeded subsamples of --pairs each; 3-way accuracy as in verify.py;
+- SNLI and FEVER: the rows of SNLI-test and of nli-extra's FEVER dev that both stages of the NLI
+  recipe held out (benchmarks/train_defaults.py shipped_held_out: stage 1's held-out slice,
+  whole premises / claims, minus any row sharing text with stage 2's training file), seeded
+  subsamples of --pairs each; 3-way accuracy as in verify.py;
 - HaluEval-QA records 7,000-7,999 (the calibration records, never trained on): --pairs / 2
   records, right and hallucinated answer each, for the time only, as in verify.py's pooled time.
 
-Every claim is checked once by the NLI verifier and once by the judge (each claim alone, as the
-cascade asks it), with the judge's seconds per claim. A band's cascade is then simulated
-exactly: an escalated claim takes the judge's verdict, every other the NLI verdict; its time is
-the NLI run's plus the judge's seconds on the escalated claims. The rule, fixed before the run:
-among the bands whose time is at most --max-ratio of the judge's (default 0.15, below the
-issue's 1/5 to leave room for the difference between sets), the highest pooled SNLI + FEVER
-accuracy wins; ties go to the cheaper band. The per-claim rows are kept in --work-dir, so a
-second run re-scores without the judge.
+Every claim is checked once by the NLI verifier and once by the judge. The judge gets an
+answer's claims in one call, as the cascade sends its unsure ones; each claim's verdict does
+not depend on the others, and each is charged the answer's average judge time. A band's cascade
+is then simulated: an escalated claim takes the judge's verdict, every other the NLI verdict;
+its time is the NLI run's plus the judge's seconds on the escalated claims. The rule, fixed
+before the run: among the bands whose time is at most --max-ratio times the judge's (default
+0.15, below the issue's 1/5 to leave room for the difference between sets), the highest pooled
+SNLI + FEVER accuracy wins; ties go to the cheaper band. The judged rows are kept in --work-dir
+with the models and data they came from, so a second run with the same ones re-scores without
+the judge, and one with others is refused.
 
 Ends with ONE JSON line.
 
@@ -41,7 +44,7 @@ from typing import Any, Sequence
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from train_defaults import CALIBRATION_RECORDS, build_nli_files  # noqa: E402  (same folder)
+from train_defaults import CALIBRATION_RECORDS, shipped_held_out  # noqa: E402  (same folder)
 from verify import Pair, QARecord, qa_answers, subsample, verdict_class  # noqa: E402
 
 from smallrag.core.jsonl import read_jsonl  # noqa: E402
@@ -54,13 +57,10 @@ HIGHS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98)
 BEFORE = (0.2, 0.8)  # the band shipped before this script chose one
 
 
-def held_out_pairs(data: Path, work: Path, source: str) -> list[Pair]:
-    """The held-out slice of one training source, exactly as the NLI recipe holds it out."""
-    eval_file = work / "nli-eval-held-out.jsonl"
-    if not eval_file.is_file():
-        build_nli_files(data, work, seed=0)  # the recipe's seed: the same held-out slices
-    return [Pair(r["premise"], r["hypothesis"], r["label"]) for _, r in read_jsonl(eval_file)
-            if r["source"] == source]
+def held_out_pairs(held_out: Path, source: str) -> list[Pair]:
+    """The rows of one training source in `held_out` (train_defaults.shipped_held_out: pairs the
+    shipped NLI model saw in neither training stage)."""
+    return [Pair(r["premise"], r["hypothesis"], r["label"]) for _, r in read_jsonl(held_out) if r["source"] == source]
 
 
 def calibration_records(data: Path) -> list[QARecord]:
@@ -171,31 +171,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--max-ratio must be between 0 and 1, got {args.max_ratio}")
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="cascade-band-"))
     work.mkdir(parents=True, exist_ok=True)
+    from smallrag.core.defaults import DEFAULT_NLI, resolve_model_folder
+    from smallrag.verifiers.llm_judge import DEFAULT_JUDGE_GENERATOR
+
+    folder = resolve_model_folder(args.nli_model, DEFAULT_NLI)
+    judge_spec = args.judge if args.judge is not None else DEFAULT_JUDGE_GENERATOR
+    source = {"nli_model": str(folder), "judge": judge_spec, "data": str(args.data.resolve()),
+              "pairs": args.pairs, "seed": args.seed, "held_out": "train_defaults.shipped_held_out"}
     cache = work / f"cascade-rows-{args.pairs}-{args.seed}.json"
     load = os.getloadavg()[0]
     print(f"cascade band on training-side data: {args.pairs} pairs per set, load average {load:.2f}", flush=True)
     if cache.is_file():
-        sets = json.loads(cache.read_text(encoding="utf-8"))
+        kept = json.loads(cache.read_text(encoding="utf-8"))
+        if kept.get("source") != source:
+            parser.error(f"{cache} holds rows judged with {kept.get('source')}, not {source}; "
+                         "pass another --work-dir or delete that file")
+        sets = kept["sets"]
         print(f"  judged rows read from {cache}", flush=True)
     else:
-        from smallrag.core.defaults import DEFAULT_NLI, resolve_model_folder
         from smallrag.generators.factory import make_generator
         from smallrag.verifiers.calibration import CALIBRATION_FILE, Calibration
-        from smallrag.verifiers.llm_judge import DEFAULT_JUDGE_GENERATOR, LLMJudgeVerifier
+        from smallrag.verifiers.llm_judge import LLMJudgeVerifier
         from smallrag.verifiers.nli import HFNLIModel
         from smallrag.verifiers.nli_verifier import NLIVerifier
 
-        folder = resolve_model_folder(args.nli_model, DEFAULT_NLI)
         model = HFNLIModel(folder)
         calibration_path = folder / CALIBRATION_FILE
         nli = NLIVerifier(model, calibration=Calibration.load(calibration_path) if calibration_path.is_file() else None)
-        judge = LLMJudgeVerifier(make_generator(args.judge if args.judge is not None else DEFAULT_JUDGE_GENERATOR))
+        judge = LLMJudgeVerifier(make_generator(judge_spec))
         model.predict([("A warm-up premise.", "A warm-up hypothesis.")])
         judge.judge_pairs([("The sky is blue.", "The sky is blue.")])  # loads the generator
         sets = {}
+        held_out = shipped_held_out(args.data, work, seed=0)  # the recipe's seed: its held-out slices
         inputs = {
-            "snli": subsample(held_out_pairs(args.data, work, "snli-test"), args.pairs, args.seed),
-            "fever": subsample(held_out_pairs(args.data, work, "nli-extra/fever_rte_dev_minus_symmetric"),
+            "snli": subsample(held_out_pairs(held_out, "snli-test"), args.pairs, args.seed),
+            "fever": subsample(held_out_pairs(held_out, "nli-extra/fever_rte_dev_minus_symmetric"),
                                args.pairs, args.seed),
         }
         for name, pairs in inputs.items():
@@ -212,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  halueval 7,000-7,999: {len(answers)} answers judged in {time.perf_counter() - started:.0f} s",
               flush=True)
         tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(sets), encoding="utf-8")
+        tmp.write_text(json.dumps({"source": source, "sets": sets}), encoding="utf-8")
         tmp.replace(cache)
 
     judge = judge_alone(sets)
@@ -229,8 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     allowed = [b for b in bands if b["time_ratio"] <= args.max_ratio]
     chosen = max(allowed, key=lambda b: (b["accuracy"], -b["time_ratio"])) if allowed else None
     print("  band         accuracy  snli    fever   escalated  time/judge")
-    for b in sorted(bands, key=lambda b: (-b["accuracy"], b["time_ratio"]))[:15] + \
-            [b for b in bands if (b["low"], b["high"]) == BEFORE]:
+    shown = sorted(bands, key=lambda b: (-b["accuracy"], b["time_ratio"]))[:15]
+    for b in shown + [b for b in bands if (b["low"], b["high"]) == BEFORE and b not in shown]:
         mark = " <- chosen" if b is chosen else (" (before)" if (b["low"], b["high"]) == BEFORE else "")
         print(f"  [{b['low']:.2f}, {b['high']:.2f}]  {b['accuracy']:.4f}   {b['per_set']['snli']:.3f}   "
               f"{b['per_set']['fever']:.3f}   {b['escalated_share']:8.1%}   {b['time_ratio']:.3f}{mark}")

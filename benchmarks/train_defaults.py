@@ -347,7 +347,10 @@ def build_nli_files(data: Path, work: Path, seed: int, per_kind: int = NLI_HALUE
 def build_nli_stage2_files(data: Path, work: Path, seed: int) -> dict[str, Any]:
     """Stage 2 of the NLI recipe: NLI_STAGE2["halueval_per_kind"] HaluEval pairs of each kind plus
     a replay sample of NLI_STAGE2["replay"] stage-1 pairs of the other sources (so the broad data's
-    gains are not forgotten); the same held-out eval file as stage 1."""
+    gains are not forgotten). Its files are rebuilt with a larger HaluEval sample, which draws
+    more from the seeded generator, so its held-out nli-extra slices (FEVER, MultiNLI) differ from
+    stage 1's and its replay can hold stage-1 held-out pairs: the pairs the shipped model never
+    saw are `shipped_held_out`'s."""
     built = build_nli_files(data, work / "stage2", seed, NLI_STAGE2["halueval_per_kind"])
     rows = [row for _, row in read_jsonl(built["train"])]
     halueval = [r for r in rows if r["source"].startswith("halueval:")]
@@ -361,6 +364,20 @@ def build_nli_stage2_files(data: Path, work: Path, seed: int) -> dict[str, Any]:
     return {"train": write_jsonl(work / "nli-stage2-train.jsonl", train), "eval": built["eval"],
             "train_pairs": len(train), "eval_pairs": built["eval_pairs"], "halueval_pairs": len(halueval),
             "replay_pairs": len(train) - len(halueval), "halueval_kinds": built["halueval_kinds"], "labels": labels}
+
+
+def shipped_held_out(data: Path, work: Path, seed: int = 0) -> Path:
+    """The held-out rows the shipped NLI model (stage 1, then stage 2) was trained on in neither
+    stage: stage 1's held-out file minus every row whose premise or hypothesis is in stage 2's
+    training file (FEVER is held out by claim, SNLI by premise: either shared text counts)."""
+    stage1 = build_nli_files(data, work, seed)
+    stage2 = build_nli_stage2_files(data, work, seed)
+    seen: set[str] = set()
+    for _, row in read_jsonl(stage2["train"]):
+        seen.update((row["premise"], row["hypothesis"]))
+    kept = [row for _, row in read_jsonl(stage1["eval"])
+            if row["premise"] not in seen and row["hypothesis"] not in seen]
+    return write_jsonl(work / "nli-held-out-both-stages.jsonl", kept)
 
 
 # -- reranker data ---------------------------------------------------------------------------
@@ -743,9 +760,9 @@ def main() -> None:
                         help="no training: analyse MODEL_DIR on the held-out training slices (rebuilt in --work-dir)")
     args = parser.parse_args()
     if args.held_out_analysis is not None:
-        built = build_nli_files(args.data, args.work_dir, args.seed, args.nli_per_kind)
+        held_out = shipped_held_out(args.data, args.work_dir, args.seed)
         print(json.dumps({"benchmark": "train_defaults held-out analysis",
-                          **held_out_analysis(args.held_out_analysis, args.data, built["eval"])}))
+                          **held_out_analysis(args.held_out_analysis, args.data, held_out)}))
         return
 
     import logging
