@@ -39,13 +39,13 @@ import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from train_defaults import CALIBRATION_RECORDS, shipped_held_out  # noqa: E402  (same folder)
-from verify import Pair, QARecord, qa_answers, subsample, verdict_class  # noqa: E402
+from verify import Pair, load_halueval, qa_answers, subsample, verdict_class  # noqa: E402
 
 from smallrag.core.jsonl import read_jsonl  # noqa: E402
 from smallrag.core.types import Claim, Verdict  # noqa: E402
@@ -61,15 +61,6 @@ def held_out_pairs(held_out: Path, source: str) -> list[Pair]:
     """The rows of one training source in `held_out` (train_defaults.shipped_held_out: pairs the
     shipped NLI model saw in neither training stage)."""
     return [Pair(r["premise"], r["hypothesis"], r["label"]) for _, r in read_jsonl(held_out) if r["source"] == source]
-
-
-def calibration_records(data: Path) -> list[QARecord]:
-    records = []
-    for lineno, r in read_jsonl(data / "qa" / "halueval_qa.jsonl"):
-        n = lineno - 1
-        if n in CALIBRATION_RECORDS and all(r[k].strip() for k in ("right_answer", "hallucinated_answer", "knowledge")):
-            records.append(QARecord(n, r["knowledge"], r["question"], r["right_answer"], r["hallucinated_answer"]))
-    return records
 
 
 def claim_rows(nli, judge, answers: Sequence[str], evidence: Sequence[list[str]],
@@ -97,19 +88,21 @@ def _verdict(fields: dict) -> Verdict:
                    fields["p_entail_all"], fields["p_contradict_all"])
 
 
-def simulate(sets: dict[str, Any], low: float, high: float) -> dict[str, Any]:
-    """The cascade with band [low, high] on the cached rows: pooled accuracy (snli + fever) and time."""
+def score(sets: dict[str, Any], escalate: Callable[[dict], bool], *, nli_time: bool = True) -> dict[str, Any]:
+    """A cascade on the cached rows: each claim for which `escalate(row)` holds takes the judge's
+    label and time, every other the NLI label. Pooled accuracy (snli + fever, the sets with gold
+    labels), per-set accuracy, escalated share and seconds (plus the NLI runs' with `nli_time`)."""
     correct = total = escalated = claims = 0
     seconds = 0.0
     per_set = {}
     for name, cached in sets.items():
-        seconds += cached["nli_seconds"]
+        seconds += cached["nli_seconds"] if nli_time else 0.0
         right = 0
         for answer, gold in zip(cached["rows"], cached["gold"]):
             labels = []
             for row in answer:
                 claims += 1
-                if is_unsure(_verdict(row["nli"]), low, high):
+                if escalate(row):
                     escalated += 1
                     seconds += row["judge_seconds"]
                     labels.append(row["judge_label"])
@@ -121,30 +114,18 @@ def simulate(sets: dict[str, Any], low: float, high: float) -> dict[str, Any]:
             per_set[name] = right / len(cached["rows"])
             correct += right
             total += len(cached["rows"])
-    return {"low": low, "high": high, "accuracy": correct / total, "per_set": per_set,
-            "escalated_share": escalated / max(1, claims), "seconds": seconds}
+    return {"accuracy": correct / total, "per_set": per_set, "escalated_share": escalated / max(1, claims),
+            "seconds": seconds}
+
+
+def simulate(sets: dict[str, Any], low: float, high: float) -> dict[str, Any]:
+    """The cascade with band [low, high]."""
+    return {"low": low, "high": high, **score(sets, lambda row: is_unsure(_verdict(row["nli"]), low, high))}
 
 
 def _answer_class(labels: list[str]) -> str:
     """verify.verdict_class on bare labels (it reads only each verdict's label)."""
     return verdict_class(SimpleNamespace(verdicts=[SimpleNamespace(label=label) for label in labels]))
-
-
-def judge_alone(sets: dict[str, Any]) -> dict[str, Any]:
-    correct = total = 0
-    seconds = 0.0
-    per_set = {}
-    for name, cached in sets.items():
-        right = 0
-        for answer, gold in zip(cached["rows"], cached["gold"]):
-            seconds += sum(row["judge_seconds"] for row in answer)
-            if gold is not None:
-                right += _answer_class([row["judge_label"] for row in answer]) == gold
-        if cached["gold"][0] is not None:
-            per_set[name] = right / len(cached["rows"])
-            correct += right
-            total += len(cached["rows"])
-    return {"accuracy": correct / total, "per_set": per_set, "seconds": seconds}
 
 
 def _rounded(value: Any) -> Any:
@@ -169,6 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--pairs must be at least 2")
     if not 0 < args.max_ratio < 1:
         parser.error(f"--max-ratio must be between 0 and 1, got {args.max_ratio}")
+    for needed in (args.data / "qa" / "halueval_qa.jsonl", args.data / "nli-extra", args.data / "nli" / "snli-test"):
+        if not needed.exists():
+            parser.error(f"--data {args.data} has no {needed.relative_to(args.data)}; pass the shared data folder")
+    if args.work_dir is not None and args.work_dir.exists() and not args.work_dir.is_dir():
+        parser.error(f"--work-dir {args.work_dir} is a file; pass a folder")
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="cascade-band-"))
     work.mkdir(parents=True, exist_ok=True)
     from smallrag.core.defaults import DEFAULT_NLI, resolve_model_folder
@@ -214,7 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                            [None] * len(pairs))
             sets[name] = {"rows": rows, "gold": [p.label for p in pairs], "nli_seconds": nli_seconds}
             print(f"  {name}: {len(pairs)} pairs judged in {time.perf_counter() - started:.0f} s", flush=True)
-        records = subsample(calibration_records(args.data), max(1, args.pairs // 2), args.seed)
+        records = subsample(load_halueval(args.data, None, CALIBRATION_RECORDS)[0], max(1, args.pairs // 2),
+                            args.seed)
         answers, evidence, questions, _, _ = qa_answers(records)
         started = time.perf_counter()
         rows, nli_seconds = claim_rows(nli, judge, answers, evidence, questions)
@@ -225,8 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp.write_text(json.dumps({"source": source, "sets": sets}), encoding="utf-8")
         tmp.replace(cache)
 
-    judge = judge_alone(sets)
-    nli = simulate(sets, 1.0, 1.0 - 1e-12)  # an empty band: nothing escalated
+    judge = score(sets, lambda row: True, nli_time=False)
+    nli = score(sets, lambda row: False)
     print(f"  judge alone: accuracy {judge['accuracy']:.4f} {judge['per_set']}  {judge['seconds']:.1f} s")
     print(f"  NLI alone:   accuracy {nli['accuracy']:.4f} {nli['per_set']}  {nli['seconds']:.1f} s")
     bands = []
@@ -239,14 +226,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     allowed = [b for b in bands if b["time_ratio"] <= args.max_ratio]
     chosen = max(allowed, key=lambda b: (b["accuracy"], -b["time_ratio"])) if allowed else None
     print("  band         accuracy  snli    fever   escalated  time/judge")
+    before = next(b for b in bands if (b["low"], b["high"]) == BEFORE)
     shown = sorted(bands, key=lambda b: (-b["accuracy"], b["time_ratio"]))[:15]
-    for b in shown + [b for b in bands if (b["low"], b["high"]) == BEFORE and b not in shown]:
-        mark = " <- chosen" if b is chosen else (" (before)" if (b["low"], b["high"]) == BEFORE else "")
+    for b in shown + ([before] if before not in shown else []):
+        mark = " <- chosen" if b is chosen else (" (before)" if b is before else "")
         print(f"  [{b['low']:.2f}, {b['high']:.2f}]  {b['accuracy']:.4f}   {b['per_set']['snli']:.3f}   "
               f"{b['per_set']['fever']:.3f}   {b['escalated_share']:8.1%}   {b['time_ratio']:.3f}{mark}")
     out = {"pairs_per_set": args.pairs, "max_ratio": args.max_ratio, "load_average_at_start": round(load, 2),
            "judge_accuracy": round(judge["accuracy"], 4), "nli_accuracy": round(nli["accuracy"], 4),
-           "before": next(b for b in bands if (b["low"], b["high"]) == BEFORE),
+           "before": before,
            "shipped": next((b for b in bands if (b["low"], b["high"]) == (DEFAULT_LOW, DEFAULT_HIGH)), None),
            "chosen": chosen}
     print(json.dumps(_rounded(out)))

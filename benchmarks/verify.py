@@ -132,12 +132,14 @@ def load_fever(data: Path, limit: int | None) -> list[Pair]:
     return pairs[:limit] if limit else pairs
 
 
-def load_halueval(data: Path, limit: int | None) -> tuple[list[QARecord], int]:
-    """Evaluation records whose answers and knowledge hold words, and how many were skipped."""
+def load_halueval(data: Path, limit: int | None,
+                  lines: range = range(HALUEVAL_FIRST, HALUEVAL_END)) -> tuple[list[QARecord], int]:
+    """Records `lines` (default: the evaluation ones) whose answers and knowledge hold words, and
+    how many were skipped."""
     records, skipped = [], 0
     for lineno, r in read_jsonl(data / "qa" / "halueval_qa.jsonl"):
         n = lineno - 1  # records are numbered from 0, as in the training split
-        if not HALUEVAL_FIRST <= n < HALUEVAL_END:
+        if n not in lines:
             continue
         if not all(_WORD.search(r[k]) for k in ("right_answer", "hallucinated_answer", "knowledge")):
             skipped += 1
