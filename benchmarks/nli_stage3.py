@@ -1,0 +1,189 @@
+"""An NLI "stage 3" experiment (not shipped): can more HaluEval right/hallucinated pairs lift the
+shipped NLI model's length-matched separation without costing the broad data?
+
+Why: after the shipped recipe's two stages (benchmarks/train_defaults.py), HaluEval 7,000-7,999
+(training side, held out of training, where the calibration is fitted) separates length-matched
+right and hallucinated answers at only 0.895 AUROC; issue 15 asks >= 0.93 on 8,000-9,999.
+
+What: one more epoch (lr 2e-5, batch 32, 128 tokens) from the shipped weights on every right and
+hallucinated pair of HaluEval records 0-6,999 (the two answers to one question, so length and
+shape cannot tell them apart), --other-per-kind of each other HaluEval kind of the recipe, and a
+replay of --replay stage-1 pairs of the broad sources (never a held-out slice).
+
+Judged only on training-side data, by a rule fixed before any run:
+  (a) length-matched AUROC on HaluEval 7,000-7,999 (weakest claim's raw entailment through
+      NLIVerifier) rises by >= 0.01 over the base model;
+  (b) on the held-out pairs no stage trained on (train_defaults.shipped_held_out, minus any row
+      sharing text with this stage's file), 3-way accuracy falls by <= 0.01 and FEVER true claims
+      read as contradiction rise by <= 3 points.
+It also prints the model on the two trust regressions the integration tests hold the shipped
+model to (tests/app/test_citations_integration.py, tests/verifiers/test_verify_integration.py):
+a sentence joining a true and a false fact must not be supported, and the clean Eiffel Tower
+answer's weakest raw entailment (the shipped calibration maps 0.96 to 0.5).
+
+Ends with ONE JSON line. Usage:
+  HF_HUB_OFFLINE=1 python benchmarks/nli_stage3.py [--replay 12000] [--other-per-kind 500]
+      [--work-dir DIR] [--out DIR] [--max-steps N] [--judge-only MODEL_DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_defaults import (DEFAULT_DATA, REPO, build_nli_files, shipped_held_out,  # noqa: E402  (same folder)
+                            write_jsonl)
+from verify import load_halueval, qa_answers, raw_score  # noqa: E402
+
+from smallrag.core.jsonl import read_jsonl  # noqa: E402
+
+FOCUS_KINDS = ("right", "hallucinated")
+JUDGED_RECORDS = range(7000, 8000)  # train_defaults.CALIBRATION_RECORDS: training side, never trained on
+CLASSES = ("entailment", "neutral", "contradiction")
+PHOTOSYNTHESIS_QUESTION = "What gas do plants release during photosynthesis, and where does it come from?"
+JOINED_CLAIM = "Plants release oxygen during photosynthesis, and it comes from carbon dioxide."
+EIFFEL_EVIDENCE = [
+    "The Eiffel Tower is a wrought-iron lattice tower in Paris, France. It was completed in 1889.",
+    "John Boyd Dunlop developed the first practical pneumatic tyre in 1888. He was a Scottish veterinarian.",
+]
+EIFFEL_ANSWER = "The Eiffel Tower was completed in 1889 [1]. The pneumatic tyre was developed in 1888 [2]."
+
+
+def build_stage3_file(data: Path, work: Path, seed: int, replay: int, other_per_kind: int) -> dict[str, Any]:
+    """Every HaluEval pair of the focus kinds (records 0-6,999), a seeded sample of the other kinds,
+    and a replay of stage 1's non-HaluEval training pairs (so none of its held-out rows)."""
+    stage1 = build_nli_files(data, work, seed)
+    everything = build_nli_files(data, work / "stage3", seed, per_kind=10**9)
+    rows = [r for _, r in read_jsonl(everything["train"]) if r["source"].startswith("halueval:")]
+    rng = random.Random(seed + 2)
+    focus = [r for r in rows if r["kind"] in FOCUS_KINDS]
+    other: list[dict] = []
+    for kind in sorted({r["kind"] for r in rows} - set(FOCUS_KINDS)):
+        of_kind = [r for r in rows if r["kind"] == kind]
+        other += rng.sample(of_kind, min(other_per_kind, len(of_kind)))
+    broad = [r for _, r in read_jsonl(stage1["train"]) if not r["source"].startswith("halueval:")]
+    train = focus + other + rng.sample(broad, min(replay, len(broad)))
+    rng.shuffle(train)
+    return {"train": write_jsonl(work / f"nli-stage3-replay{replay}-train.jsonl", train), "pairs": len(train),
+            "focus_pairs": len(focus), "other_halueval_pairs": len(other), "replay_pairs": len(train) - len(focus)
+            - len(other)}
+
+
+def held_out_file(data: Path, work: Path, seed: int, stage3_train: Path) -> Path:
+    """shipped_held_out minus every row sharing a premise or hypothesis with stage 3's file."""
+    seen: set[str] = set()
+    for _, row in read_jsonl(stage3_train):
+        seen.update((row["premise"], row["hypothesis"]))
+    kept = [row for _, row in read_jsonl(shipped_held_out(data, work, seed))
+            if row["premise"] not in seen and row["hypothesis"] not in seen]
+    return write_jsonl(work / f"{stage3_train.stem}-held-out.jsonl", kept)
+
+
+def judge(model_dir: Path, data: Path, held_out: Path) -> dict[str, Any]:
+    import numpy as np
+
+    from smallrag.core.stats import auroc
+    from smallrag.verifiers.nli import HFNLIModel
+    from smallrag.verifiers.nli_verifier import NLIVerifier
+
+    model = HFNLIModel(model_dir)
+    verifier = NLIVerifier(model, calibration=None, progress=False)
+    records, _ = load_halueval(data, None, lines=JUDGED_RECORDS)
+    answers, evidence, questions, labels, matched = qa_answers(records)
+    raw = np.array([raw_score(v) for v in verifier.verify_batch(answers, evidence, questions=questions)])
+    rows = [row for _, row in read_jsonl(held_out)]
+    probs = model.predict([(r["premise"], r["hypothesis"]) for r in rows], batch_size=64)
+    predicted = [CLASSES[i] for i in probs.argmax(axis=1)]
+    per_source = {}
+    for source in sorted({r["source"] for r in rows}):
+        idx = [i for i, r in enumerate(rows) if r["source"] == source]
+        true = [i for i in idx if rows[i]["label"] == "entailment"]
+        per_source[source] = {
+            "pairs": len(idx), "accuracy": round(float(np.mean([predicted[i] == rows[i]["label"] for i in idx])), 4),
+            "true_read_as_contradiction": round(float(np.mean([predicted[i] == "contradiction" for i in true])), 4)}
+    photosynthesis = (REPO / "data" / "sample" / "photosynthesis.md").read_text(encoding="utf-8")
+    joined = verifier.verify(JOINED_CLAIM, [photosynthesis], question=PHOTOSYNTHESIS_QUESTION)
+    eiffel = verifier.verify(EIFFEL_ANSWER, EIFFEL_EVIDENCE, question="Tell me about the tower and the tyre.")
+    return {
+        "model": str(model_dir),
+        "halueval_7000_7999_auroc": round(auroc(raw, labels), 4),
+        "halueval_7000_7999_auroc_length_matched": round(auroc(raw[matched], labels[matched]), 4),
+        "held_out_pairs": len(rows),
+        "held_out_accuracy": round(float(np.mean([p == r["label"] for p, r in zip(predicted, rows)])), 4),
+        "per_source": per_source,
+        "joined_true_and_false_sentence_label": joined.sentence_labels()[0],
+        "eiffel_weakest_raw_entailment": round(min(v.p_entail_all for v in eiffel.verdicts), 4),
+    }
+
+
+def fever_share(figures: dict[str, Any]) -> float:
+    return next(v["true_read_as_contradiction"] for k, v in figures["per_source"].items() if "fever" in k)
+
+
+def rule(base: dict[str, Any], candidate: dict[str, Any]) -> dict[str, bool]:
+    key = "halueval_7000_7999_auroc_length_matched"
+    return {"length_matched_auroc_up_0.01": candidate[key] - base[key] >= 0.01,
+            "held_out_accuracy_down_at_most_0.01": base["held_out_accuracy"] - candidate["held_out_accuracy"] <= 0.01,
+            "fever_true_as_contradiction_up_at_most_3_points": fever_share(candidate) - fever_share(base) <= 0.03}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--base", type=Path, default=REPO / "verifiers" / "models" / "nli-minilm-l6",
+                        help="the weights stage 3 continues from (default: the shipped NLI model)")
+    parser.add_argument("--work-dir", type=Path, default=Path.home() / ".cache" / "smallrag" / "nli-stage3")
+    parser.add_argument("--out", type=Path, default=None, help="where the candidate goes (default: in --work-dir)")
+    parser.add_argument("--replay", type=int, default=12000)
+    parser.add_argument("--other-per-kind", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-minutes", type=float, default=45.0)
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps (smoke runs)")
+    parser.add_argument("--judge-only", type=Path, default=None, metavar="MODEL_DIR",
+                        help="no training: judge MODEL_DIR as the candidate")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        raise SystemExit(f"--data {args.data} is not a folder; pass the shared data folder (../shared/data)")
+    if args.work_dir.exists() and not args.work_dir.is_dir():
+        raise SystemExit(f"--work-dir {args.work_dir} is a file; pass a folder (it is created if missing)")
+
+    built = build_stage3_file(args.data, args.work_dir, args.seed, args.replay, args.other_per_kind)
+    held_out = held_out_file(args.data, args.work_dir, args.seed, built["train"])
+    candidate_dir = args.judge_only or args.out or args.work_dir / f"nli-stage3-replay{args.replay}"
+    seconds = None
+    if args.judge_only is None:
+        from smallrag.verifiers.train import epoch_summary, train_cross_encoder
+
+        started = time.perf_counter()
+        train_cross_encoder("nli", built["train"], eval_file=held_out, out=candidate_dir, base=args.base,
+                            seed=args.seed, epochs=1, learning_rate=2e-5, batch_size=32, max_length=128,
+                            max_minutes=args.max_minutes, max_steps=args.max_steps, progress=True,
+                            on_epoch=lambda entry: print(f"stage 3 {epoch_summary(entry)}", flush=True),
+                            command=[sys.executable, *sys.argv])
+        seconds = round(time.perf_counter() - started, 1)
+    base = judge(args.base, args.data, held_out)
+    candidate = judge(candidate_dir, args.data, held_out)
+    checks = rule(base, candidate)
+    regressions_pass = (candidate["joined_true_and_false_sentence_label"] != "supported")
+    for name, figures in (("base", base), ("candidate", candidate)):
+        print(f"{name}: length-matched AUROC {figures['halueval_7000_7999_auroc_length_matched']} "
+              f"(all {figures['halueval_7000_7999_auroc']}), held-out accuracy {figures['held_out_accuracy']}, "
+              f"FEVER true read as contradiction {fever_share(figures):.1%}, joined true+false sentence "
+              f"{figures['joined_true_and_false_sentence_label']}, Eiffel weakest raw entailment "
+              f"{figures['eiffel_weakest_raw_entailment']}")
+    print(f"rule: {checks}; joined-sentence regression {'passes' if regressions_pass else 'FAILS'}")
+    print(json.dumps({"benchmark": "nli_stage3", "replay": args.replay, "other_per_kind": args.other_per_kind,
+                      "data": {k: str(v) for k, v in built.items()}, "train_seconds": seconds, "base": base,
+                      "candidate": candidate, "rule": checks, "rule_passes": all(checks.values()),
+                      "joined_sentence_regression_passes": regressions_pass}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
