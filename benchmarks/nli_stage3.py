@@ -16,10 +16,11 @@ Judged only on training-side data, by a rule fixed before any run:
   (b) on the held-out pairs no stage trained on (train_defaults.shipped_held_out, minus any row
       sharing text with this stage's file), 3-way accuracy falls by <= 0.01 and FEVER true claims
       read as contradiction rise by <= 3 points.
-It also prints the model on the two trust regressions the integration tests hold the shipped
-model to (tests/app/test_citations_integration.py, tests/verifiers/test_verify_integration.py):
-a sentence joining a true and a false fact must not be supported, and the clean Eiffel Tower
-answer's weakest raw entailment (the shipped calibration maps 0.96 to 0.5).
+It also checks the two trust regressions the integration tests hold the shipped model to
+(tests/app/test_citations_integration.py, tests/verifiers/test_verify_integration.py): in a
+sentence joining a true and a false fact, the true claim is supported and the sentence is not;
+and the clean Eiffel Tower answer keeps a calibrated confidence >= 0.5, with each model's
+calibration refitted on 7,000-7,999 as benchmarks/calibrate_nli.py does (isotonic).
 
 Ends with ONE JSON line. Usage:
   HF_HUB_OFFLINE=1 python benchmarks/nli_stage3.py [--replay 12000] [--other-per-kind 500]
@@ -29,6 +30,7 @@ Ends with ONE JSON line. Usage:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -37,14 +39,13 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_defaults import (DEFAULT_DATA, REPO, build_nli_files, shipped_held_out,  # noqa: E402  (same folder)
-                            write_jsonl)
+from train_defaults import (CALIBRATION_RECORDS, DEFAULT_DATA, REPO, build_nli_files,  # noqa: E402  (same folder)
+                            shipped_held_out, write_jsonl)
 from verify import load_halueval, qa_answers, raw_score  # noqa: E402
 
 from smallrag.core.jsonl import read_jsonl  # noqa: E402
 
 FOCUS_KINDS = ("right", "hallucinated")
-JUDGED_RECORDS = range(7000, 8000)  # train_defaults.CALIBRATION_RECORDS: training side, never trained on
 CLASSES = ("entailment", "neutral", "contradiction")
 PHOTOSYNTHESIS_QUESTION = "What gas do plants release during photosynthesis, and where does it come from?"
 JOINED_CLAIM = "Plants release oxygen during photosynthesis, and it comes from carbon dioxide."
@@ -89,12 +90,13 @@ def judge(model_dir: Path, data: Path, held_out: Path) -> dict[str, Any]:
     import numpy as np
 
     from smallrag.core.stats import auroc
+    from smallrag.verifiers.calibration import Calibration
     from smallrag.verifiers.nli import HFNLIModel
     from smallrag.verifiers.nli_verifier import NLIVerifier
 
     model = HFNLIModel(model_dir)
     verifier = NLIVerifier(model, calibration=None, progress=False)
-    records, _ = load_halueval(data, None, lines=JUDGED_RECORDS)
+    records, _ = load_halueval(data, None, lines=CALIBRATION_RECORDS)
     answers, evidence, questions, labels, matched = qa_answers(records)
     raw = np.array([raw_score(v) for v in verifier.verify_batch(answers, evidence, questions=questions)])
     rows = [row for _, row in read_jsonl(held_out)]
@@ -106,10 +108,13 @@ def judge(model_dir: Path, data: Path, held_out: Path) -> dict[str, Any]:
         true = [i for i in idx if rows[i]["label"] == "entailment"]
         per_source[source] = {
             "pairs": len(idx), "accuracy": round(float(np.mean([predicted[i] == rows[i]["label"] for i in idx])), 4),
-            "true_read_as_contradiction": round(float(np.mean([predicted[i] == "contradiction" for i in true])), 4)}
+            "true_read_as_contradiction": (round(float(np.mean([predicted[i] == "contradiction" for i in true])), 4)
+                                           if true else None)}
     photosynthesis = (REPO / "data" / "sample" / "photosynthesis.md").read_text(encoding="utf-8")
     joined = verifier.verify(JOINED_CLAIM, [photosynthesis], question=PHOTOSYNTHESIS_QUESTION)
     eiffel = verifier.verify(EIFFEL_ANSWER, EIFFEL_EVIDENCE, question="Tell me about the tower and the tyre.")
+    eiffel_raw = min(v.p_entail_all for v in eiffel.verdicts)
+    calibration = Calibration.fit(raw, labels, method="isotonic")
     return {
         "model": str(model_dir),
         "halueval_7000_7999_auroc": round(auroc(raw, labels), 4),
@@ -117,13 +122,26 @@ def judge(model_dir: Path, data: Path, held_out: Path) -> dict[str, Any]:
         "held_out_pairs": len(rows),
         "held_out_accuracy": round(float(np.mean([p == r["label"] for p, r in zip(predicted, rows)])), 4),
         "per_source": per_source,
+        "joined_true_claim_label": joined.verdicts[0].label,
         "joined_true_and_false_sentence_label": joined.sentence_labels()[0],
-        "eiffel_weakest_raw_entailment": round(min(v.p_entail_all for v in eiffel.verdicts), 4),
+        "eiffel_weakest_raw_entailment": round(eiffel_raw, 4),
+        "eiffel_calibrated_confidence": round(float(calibration(eiffel_raw)), 4),
     }
 
 
 def fever_share(figures: dict[str, Any]) -> float:
-    return next(v["true_read_as_contradiction"] for k, v in figures["per_source"].items() if "fever" in k)
+    shares = [v["true_read_as_contradiction"] for k, v in figures["per_source"].items() if "fever" in k]
+    if not shares or shares[0] is None:
+        raise SystemExit(f"the held-out file of {figures['model']} holds no FEVER true claims; rebuild it "
+                         "(delete --work-dir) so the rule can be judged")
+    return shares[0]
+
+
+def regressions(figures: dict[str, Any]) -> dict[str, bool]:
+    return {"joined_sentence_true_claim_supported_sentence_not": (
+                figures["joined_true_claim_label"] == "supported"
+                and figures["joined_true_and_false_sentence_label"] != "supported"),
+            "eiffel_calibrated_confidence_at_least_0.5": figures["eiffel_calibrated_confidence"] >= 0.5}
 
 
 def rule(base: dict[str, Any], candidate: dict[str, Any]) -> dict[str, bool]:
@@ -152,12 +170,27 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--data {args.data} is not a folder; pass the shared data folder (../shared/data)")
     if args.work_dir.exists() and not args.work_dir.is_dir():
         raise SystemExit(f"--work-dir {args.work_dir} is a file; pass a folder (it is created if missing)")
+    for flag, value in (("--replay", args.replay), ("--other-per-kind", args.other_per_kind), ("--seed", args.seed)):
+        if value < 0:
+            raise SystemExit(f"{flag} {value} is negative; pass a count >= 0")
+    for flag, folder in (("--base", args.base), ("--judge-only", args.judge_only)):
+        if folder is not None and not (folder / "config.json").is_file():
+            raise SystemExit(f"{flag} {folder} is not a model folder (no config.json); pass an NLI model folder")
 
     built = build_stage3_file(args.data, args.work_dir, args.seed, args.replay, args.other_per_kind)
     held_out = held_out_file(args.data, args.work_dir, args.seed, built["train"])
     candidate_dir = args.judge_only or args.out or args.work_dir / f"nli-stage3-replay{args.replay}"
     seconds = None
-    if args.judge_only is None:
+    if args.judge_only is not None:
+        # the held-out file depends on the training file (rows sharing its text are dropped), so a
+        # candidate is judged only with the --replay / --other-per-kind / --seed it was trained with
+        trained_on = json.loads((args.judge_only / "card.json").read_text(encoding="utf-8"))["data"]["train"]["sha256"] \
+            if (args.judge_only / "card.json").is_file() else None
+        rebuilt = hashlib.sha256(built["train"].read_bytes()).hexdigest()
+        if trained_on != rebuilt:
+            raise SystemExit(f"--judge-only {args.judge_only} was trained on a file with sha256 {trained_on}, not "
+                             f"{rebuilt} (this --replay/--other-per-kind/--seed); pass the options it was trained with")
+    else:
         from smallrag.verifiers.train import epoch_summary, train_cross_encoder
 
         started = time.perf_counter()
@@ -170,18 +203,20 @@ def main(argv: list[str] | None = None) -> int:
     base = judge(args.base, args.data, held_out)
     candidate = judge(candidate_dir, args.data, held_out)
     checks = rule(base, candidate)
-    regressions_pass = (candidate["joined_true_and_false_sentence_label"] != "supported")
+    guards = regressions(candidate)
     for name, figures in (("base", base), ("candidate", candidate)):
         print(f"{name}: length-matched AUROC {figures['halueval_7000_7999_auroc_length_matched']} "
-              f"(all {figures['halueval_7000_7999_auroc']}), held-out accuracy {figures['held_out_accuracy']}, "
-              f"FEVER true read as contradiction {fever_share(figures):.1%}, joined true+false sentence "
-              f"{figures['joined_true_and_false_sentence_label']}, Eiffel weakest raw entailment "
-              f"{figures['eiffel_weakest_raw_entailment']}")
-    print(f"rule: {checks}; joined-sentence regression {'passes' if regressions_pass else 'FAILS'}")
+              f"(all {figures['halueval_7000_7999_auroc']}), held-out accuracy {figures['held_out_accuracy']} "
+              f"({figures['held_out_pairs']} pairs), FEVER true read as contradiction {fever_share(figures):.1%}; "
+              f"joined true+false sentence: true claim {figures['joined_true_claim_label']}, sentence "
+              f"{figures['joined_true_and_false_sentence_label']}; Eiffel weakest raw entailment "
+              f"{figures['eiffel_weakest_raw_entailment']} -> calibrated {figures['eiffel_calibrated_confidence']}")
+    print(f"rule: {checks}; regressions: {guards}")
     print(json.dumps({"benchmark": "nli_stage3", "replay": args.replay, "other_per_kind": args.other_per_kind,
                       "data": {k: str(v) for k, v in built.items()}, "train_seconds": seconds, "base": base,
                       "candidate": candidate, "rule": checks, "rule_passes": all(checks.values()),
-                      "joined_sentence_regression_passes": regressions_pass}))
+                      "regressions": guards, "regressions_pass": all(guards.values()),
+                      "ship": all(checks.values()) and all(guards.values())}))
     return 0
 
 

@@ -38,7 +38,8 @@ def test_answers_are_verified_claim_by_claim(nli):
                              EVIDENCE, question="Tell me about the tower and the tyre.")
     assert [v.label for v in result.verdicts] == [SUPPORTED, SUPPORTED]
     # calibrated on HaluEval's 50/50 mix of right and hallucinated answers, where hallucinations
-    # often reach raw entailment 0.95 too: the shipped map gives a weakest claim at 0.96 exactly 0.5
+    # often reach raw entailment 0.95 too: a clean answer must still keep >= 0.5 (the shipped map
+    # gives this one's weakest claim, raw 0.94, about 0.84; benchmarks/nli_stage3.py checks it too)
     assert result.calibrated and result.confidence >= 0.5 and result.faithfulness == 1.0
     wrong = verifier.verify("The Eiffel Tower was completed in 1920 [1].", EVIDENCE)
     assert wrong.verdicts[0].label == CONTRADICTED and wrong.confidence < result.confidence
