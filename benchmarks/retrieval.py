@@ -185,18 +185,6 @@ def smallrag_bm25_pretokenized(index, query_tokens: list[list[str]], repeats: in
     return best_of(lambda: index.search_bm25(query_tokens, K, None), repeats)
 
 
-def run_from_pairs(qids: Sequence[str], results) -> dict[str, dict[str, float]]:
-    """Document-level run from per-query (chunk, score) lists, with run_from_arrays' rules."""
-    run: dict[str, dict[str, float]] = {}
-    for qid, pairs in zip(qids, results):
-        hits: dict[str, float] = {}
-        for chunk, score in pairs:
-            if score > 0 and np.isfinite(score) and chunk.doc_id not in hits:
-                hits[chunk.doc_id] = float(score)
-        run[qid] = hits
-    return run
-
-
 def bm25s_search(corpus_tokens, query_tokens, repeats: int, backend: str = "numpy"):
     import bm25s
 
@@ -264,7 +252,10 @@ def cranfield(data: Path, tmp: Path, encoder, repeats: int, rerank: RerankSetup 
 
     # smallrag, pre-tokenized
     pre_seconds, pre = smallrag_bm25_pretokenized(index, query_tokens, repeats)
-    pre_run = run_from_pairs(qids, pre)
+    # whole documents are single chunks, so a chunk's row in index.chunks is its document's
+    row_of = {c.id: row for row, c in enumerate(index.chunks)}
+    pre_run = run_from_arrays(qids, doc_ids, [[row_of[c.id] for c, _ in hits] for hits in pre],
+                              [[score for _, score in hits] for hits in pre])
     pre_metrics = retrieval_metrics(ds.qrels, pre_run, METRICS)
     pre_qps = len(texts) / pre_seconds
     say(f"  smallrag bm25 (search_bm25, pre-tokenized)        {fmt_metrics(pre_metrics)}   {pre_qps:8.1f} q/s")
@@ -294,8 +285,6 @@ def cranfield(data: Path, tmp: Path, encoder, repeats: int, rerank: RerankSetup 
     put("cranfield.rank_bm25", rb_metrics)
     figures["cranfield.rank_bm25.qps"] = round(rb_qps, 1)
     # each query's top K as smallrag scored them, against rank-bm25's score of the same documents
-    # (whole documents are single chunks, so a chunk's row is its document's)
-    row_of = {c.id: row for row, c in enumerate(index.chunks)}
     max_diff = 0.0
     for tokens, pairs in zip(query_tokens, pre):
         reference = okapi.get_scores(tokens)
