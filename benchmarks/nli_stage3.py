@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_defaults import (CALIBRATION_RECORDS, DEFAULT_DATA, REPO, build_nli_files,  # noqa: E402  (same folder)
-                            shipped_held_out, write_jsonl)
+                            shipped_held_out, source_figures, write_jsonl)
 from verify import load_halueval, qa_answers, raw_score  # noqa: E402
 
 from smallrag.core.jsonl import read_jsonl  # noqa: E402
@@ -102,14 +102,8 @@ def judge(model_dir: Path, data: Path, held_out: Path) -> dict[str, Any]:
     rows = [row for _, row in read_jsonl(held_out)]
     probs = model.predict([(r["premise"], r["hypothesis"]) for r in rows], batch_size=64)
     predicted = [CLASSES[i] for i in probs.argmax(axis=1)]
-    per_source = {}
-    for source in sorted({r["source"] for r in rows}):
-        idx = [i for i, r in enumerate(rows) if r["source"] == source]
-        true = [i for i in idx if rows[i]["label"] == "entailment"]
-        per_source[source] = {
-            "pairs": len(idx), "accuracy": round(float(np.mean([predicted[i] == rows[i]["label"] for i in idx])), 4),
-            "true_read_as_contradiction": (round(float(np.mean([predicted[i] == "contradiction" for i in true])), 4)
-                                           if true else None)}
+    per_source = {source: source_figures(rows, predicted, [i for i, r in enumerate(rows) if r["source"] == source])
+                  for source in sorted({r["source"] for r in rows})}
     photosynthesis = (REPO / "data" / "sample" / "photosynthesis.md").read_text(encoding="utf-8")
     joined = verifier.verify(JOINED_CLAIM, [photosynthesis], question=PHOTOSYNTHESIS_QUESTION)
     eiffel = verifier.verify(EIFFEL_ANSWER, EIFFEL_EVIDENCE, question="Tell me about the tower and the tyre.")

@@ -586,6 +586,15 @@ def _bucket(value: float, edges: Sequence[float], names: Sequence[str]) -> str:
     return next((name for edge, name in zip(edges, names) if value < edge), names[-1])
 
 
+def source_figures(rows: Sequence[dict], predicted: Sequence[str], idx: Sequence[int]) -> dict[str, Any]:
+    """One source's pairs, 3-way accuracy and share of true claims (gold entailment) read as
+    contradiction (None when it has no true claim)."""
+    true = [i for i in idx if rows[i]["label"] == "entailment"]
+    return {"pairs": len(idx), "accuracy": round(sum(predicted[i] == rows[i]["label"] for i in idx) / len(idx), 4),
+            "true_read_as_contradiction": (round(sum(predicted[i] == "contradiction" for i in true) / len(true), 4)
+                                           if true else None)}
+
+
 def held_out_analysis(model_dir: Path, data: Path, eval_file: Path) -> dict[str, Any]:
     """On the held-out training slices only (never an evaluation set): per source, the confusion
     and how often a true claim (gold entailment) is read as contradiction, split by what usually
@@ -621,10 +630,8 @@ def held_out_analysis(model_dir: Path, data: Path, eval_file: Path) -> dict[str,
                     cell[0] += 1
                     cell[1] += predicted[i] == "contradiction"
             per_source[source] = {
-                "pairs": len(idx), "accuracy": round(sum(predicted[i] == rows[i]["label"] for i in idx) / len(idx), 4),
+                **source_figures(rows, predicted, idx),
                 "confusion": confusion,
-                "true_read_as_contradiction": round(sum(predicted[i] == "contradiction" for i in true)
-                                                    / max(1, len(true)), 4),
                 "true_read_as_contradiction_by": {c: {k: {"pairs": v[0], "share": round(v[1] / v[0], 4)}
                                                       for k, v in sorted(b.items())} for c, b in causes.items()},
             }

@@ -115,26 +115,12 @@ class BM25Index:
         return cls(vocab, matrix, params)
 
     # ---- scoring --------------------------------------------------------------------
-    def query_terms(self, queries_tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """(term ids, query number of each) for all known query tokens; a repeated token
-        appears twice and so counts twice, as in rank-bm25."""
-        term_ids = self.term_ids
-        ids: list[int] = []
-        owners: list[int] = []
-        for n, tokens in enumerate(queries_tokens):
-            for token in tokens:
-                term = term_ids.get(token)
-                if term is not None:
-                    ids.append(term)
-                    owners.append(n)
-        return np.array(ids, dtype=np.int64), np.array(owners, dtype=np.int64)
-
     def score_batch(self, queries_tokens: Sequence[Sequence[str]]) -> np.ndarray:
         """Dense (n_queries, n_docs) scores; -inf where a document shares no query term.
 
         Matches come from the matrix structure, not the values: a term whose idf is
         exactly 0 (it is in half a small corpus) still makes its documents hits."""
-        terms, owners = self.query_terms(queries_tokens)
+        terms, owners = query_term_ids(self.term_ids, queries_tokens)
         n_queries, n_docs = len(queries_tokens), self.n_docs
         if len(terms) == 0:
             return np.full((n_queries, n_docs), -np.inf)
@@ -175,6 +161,21 @@ class BM25Index:
         except (OSError, ValueError) as exc:
             raise IndexFormatError(f"BM25 files in {folder} are unreadable ({exc}); rebuild the index") from None
         return cls(vocab, matrix, params)
+
+
+def query_term_ids(term_ids: Mapping[str, int], queries_tokens: Sequence[Sequence[str]]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(term ids, query number of each) for all known query tokens, in query order; a repeated
+    token appears twice and so counts twice, as in rank-bm25."""
+    ids: list[int] = []
+    owners: list[int] = []
+    for n, tokens in enumerate(queries_tokens):
+        for token in tokens:
+            term = term_ids.get(token)
+            if term is not None:
+                ids.append(term)
+                owners.append(n)
+    return np.array(ids, dtype=np.int64), np.array(owners, dtype=np.int64)
 
 
 def _okapi_raw(df: np.ndarray, n_docs: int) -> np.ndarray:

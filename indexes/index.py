@@ -71,15 +71,23 @@ class Index(IndexEncoder):
 
     def search_bm25(self, token_lists: Sequence[Sequence[str]], k: int, filters: Mapping[str, Any] | None
                     ) -> list[list[tuple[Chunk, float]]]:
+        return [self._pairs(r, s) for r, s in self.top_bm25(token_lists, k, filters)]
+
+    def top_bm25(self, token_lists: Sequence[Sequence[str]], k: int, filters: Mapping[str, Any] | None
+                 ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query, its top-k rows and BM25 scores, best first, ties by row (rows of
+        `self.chunks`; documents sharing no query term are left out)."""
         mask = filter_mask(self.chunks, filters)
-        out: list[list[tuple[Chunk, float]]] = []
+        out: list[tuple[np.ndarray, np.ndarray]] = []
         step = max(1, min(self._MAX_BATCH, self._MAX_CELLS // max(1, self.bm25.n_docs)))
         for start in range(0, len(token_lists), step):
             scores = self.bm25.score_batch(token_lists[start:start + step])
             if mask is not None:
                 scores[:, ~mask] = -np.inf
             rows, top = top_k(scores, k)
-            out.extend(self._pairs(r, s) for r, s in zip(rows, top))
+            for r, t in zip(rows, top):
+                hit = np.isfinite(t)
+                out.append((r[hit], t[hit]))
         return out
 
     def search_dense(self, vectors: np.ndarray, k: int, filters: Mapping[str, Any] | None

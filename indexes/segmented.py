@@ -16,8 +16,9 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from smallrag.core.errors import IndexFormatError, SmallragError
+from smallrag.core.topk import top_k
 from smallrag.core.types import Chunk
-from smallrag.indexes.bm25 import idf_values
+from smallrag.indexes.bm25 import idf_values, query_term_ids
 from smallrag.indexes.config import IndexConfig
 from smallrag.indexes.index_encoder import IndexEncoder
 from smallrag.indexes.store import check_filters, warn_unknown_keys
@@ -72,6 +73,7 @@ class SegmentedIndex(IndexEncoder):
         vocab = manifest["vocab"]
         self.vocab = read_vocab(path, int(vocab["terms"]), int(vocab["bytes"])) if config.has_bm25 else []
         self.term_ids = {t: i for i, t in enumerate(self.vocab)}
+        self._norms: dict[int, np.ndarray] = {}
         self._statistics()
 
     def _statistics(self) -> None:
@@ -119,6 +121,13 @@ class SegmentedIndex(IndexEncoder):
         seg = int(np.searchsorted(self.offsets, row, side="right") - 1)
         return self.segments[seg].chunk(row - self.offsets[seg])
 
+    def chunks_at(self, rows: np.ndarray) -> list[Chunk]:
+        """The chunks of many rows (one vectorised segment lookup, then one read each)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        segs = np.searchsorted(self.offsets, rows, side="right") - 1
+        local = rows - np.asarray(self.offsets, dtype=np.int64)[segs]
+        return [self.segments[s].chunk(r) for s, r in zip(segs.tolist(), local.tolist())]
+
     def close(self) -> None:
         for seg in self.segments:
             seg.close()
@@ -135,32 +144,66 @@ class SegmentedIndex(IndexEncoder):
         return [seg.meta.mask(filters) for seg in self.segments]
 
     # -- searching ----------------------------------------------------------------------------
+    # Queries scored at once per segment: at most 256, and at most ~16M cells (128 MB) of scores.
+    _MAX_BATCH = 256
+    _MAX_CELLS = 16_000_000
+    # Up to this many rows a segment takes the top-k of all its rows at once; above it, of each
+    # query's matched rows only (a full partition of a million rows costs more than the loop).
+    _DENSE_TOP_K_ROWS = 65_536
+
     def search_bm25(self, token_lists: Sequence[Sequence[str]], k: int, filters: Mapping[str, Any] | None
                     ) -> list[list[tuple[Chunk, float]]]:
+        return [list(zip(self.chunks_at(rows), scores.tolist())) for rows, scores in self.top_bm25(token_lists, k, filters)]
+
+    def top_bm25(self, token_lists: Sequence[Sequence[str]], k: int, filters: Mapping[str, Any] | None
+                 ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query, its top-k live rows and BM25 scores, best first, ties by row; no chunk is
+        read. Each segment scores a batch of queries in one vectorised pass, then the segments'
+        top-k lists are merged."""
         masks = self.masks(filters)
+        n = len(token_lists)
+        parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n)]
+        if n and k > 0 and self.config.has_bm25:
+            terms, owners = query_term_ids(self.term_ids, token_lists)
+            for offset, seg, mask in zip(self.offsets, self.segments, masks):
+                step = max(1, min(self._MAX_BATCH, self._MAX_CELLS // max(1, seg.rows)))
+                for first in range(0, n, step):
+                    keep = (owners >= first) & (owners < first + step)
+                    batch = self._segment_bm25(seg, terms[keep], owners[keep] - first, min(step, n - first), mask, k)
+                    for q, (rows, scores) in enumerate(batch, start=first):
+                        parts[q].append((rows + offset, scores))
         out = []
-        for tokens in token_lists:
-            terms = np.array([self.term_ids[t] for t in tokens if t in self.term_ids], dtype=np.int64)
-            found: list[tuple[float, int]] = []
-            if len(terms):
-                for offset, seg, mask in zip(self.offsets, self.segments, masks):
-                    found.extend(self._segment_bm25(seg, offset, terms, mask, k))
-            found.sort(key=lambda item: (-item[0], item[1]))
-            out.append([(self.chunk_at(row), score) for score, row in found[:k]])
+        for found in parts:
+            rows = np.concatenate([r for r, _ in found]) if found else np.zeros(0, np.int64)
+            scores = np.concatenate([s for _, s in found]) if found else np.zeros(0)
+            order = np.lexsort((rows, -scores))[:k]
+            out.append((rows[order], scores[order]))
         return out
 
-    def _segment_bm25(self, seg: Segment, offset: int, terms: np.ndarray, mask: np.ndarray | None, k: int
-                      ) -> list[tuple[float, int]]:
+    def _length_norms(self, seg: Segment) -> np.ndarray:
+        """BM25's length normalisation of each of a segment's rows, computed once per opened
+        index (the statistics are fixed until it is reopened): the same expression, so the same
+        floats, as computing it per posting."""
+        norms = self._norms.get(id(seg))
+        if norms is None:
+            b = self.config.bm25.b
+            norms = self._norms[id(seg)] = 1 - b + b * np.asarray(seg.lengths, dtype=np.float64) / self.avgdl
+        return norms
+
+    def _segment_bm25(self, seg: Segment, terms: np.ndarray, owners: np.ndarray, n_queries: int,
+                      mask: np.ndarray | None, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Top-k (segment rows, scores) of each of `n_queries` queries in one segment."""
+        empty = (np.zeros(0, np.int64), np.zeros(0))
         starts, lengths = seg.term_frequencies(terms)
         total = int(lengths.sum())
         if total == 0:
-            return []
+            return [empty] * n_queries
         ends = np.cumsum(lengths)
         positions = np.repeat(starts - (ends - lengths), lengths) + np.arange(total)
         rows = np.asarray(seg.post_rows[positions], dtype=np.int64)
         tf = np.asarray(seg.post_tf[positions], dtype=np.float64)
         idf = np.repeat(self.idf[terms], lengths)
-        norm = 1 - self.config.bm25.b + self.config.bm25.b * np.asarray(seg.lengths, dtype=np.float64)[rows] / self.avgdl
+        norm = self._length_norms(seg)[rows]
         params = self.config.bm25
         k1, delta = params.k1, params.effective_delta
         # the expressions of smallrag.indexes.bm25.BM25Index.build, in the same order: equal floats
@@ -171,17 +214,34 @@ class SegmentedIndex(IndexEncoder):
             data = idf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
         else:
             data = idf * (tf * (k1 + 1) / (k1 * norm + tf) + delta)
-        scores = np.bincount(rows, weights=data, minlength=seg.rows)
-        matched = np.zeros(seg.rows, dtype=bool)
-        matched[rows] = True
-        matched &= ~seg.deleted
+        # one cell per (query, row); bincount adds each cell's terms in the query's token order,
+        # as a query scored alone would, so batching changes no bit
+        cells = np.repeat(owners * seg.rows, lengths) + rows
+        scores = np.bincount(cells, weights=data, minlength=n_queries * seg.rows).reshape(n_queries, seg.rows)
+        matched = np.zeros(n_queries * seg.rows, dtype=bool)
+        matched[cells] = True
+        matched = matched.reshape(n_queries, seg.rows) & ~seg.deleted
         if mask is not None:
             matched &= mask
-        candidates = np.flatnonzero(matched)
-        if len(candidates) > k:
-            cut = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
-            candidates = candidates[scores[candidates] >= cut]
-        return [(float(scores[r]), offset + int(r)) for r in candidates]
+        out = []
+        if seg.rows <= self._DENSE_TOP_K_ROWS:
+            # a small segment: one vectorised top-k over the whole (queries, rows) matrix
+            top_rows, top_scores = top_k(np.where(matched, scores, -np.inf), k)
+            for r, t in zip(top_rows, top_scores):
+                hit = np.isfinite(t)
+                out.append((r[hit], t[hit]))
+            return out
+        for q in range(n_queries):
+            # a large segment: partition only each query's matched rows (few), not every row; rows
+            # tied at the cut are all kept and the merge orders them by row
+            candidates = np.flatnonzero(matched[q])
+            row_scores = scores[q, candidates]
+            if len(candidates) > k:
+                cut = np.partition(row_scores, len(candidates) - k)[len(candidates) - k]
+                keep = row_scores >= cut
+                candidates, row_scores = candidates[keep], row_scores[keep]
+            out.append((candidates, row_scores))
+        return out
 
     def search_dense(self, vectors: np.ndarray, k: int, filters: Mapping[str, Any] | None
                      ) -> list[list[tuple[Chunk, float]]]:
@@ -195,7 +255,8 @@ class SegmentedIndex(IndexEncoder):
         out = []
         for found in per_query:
             found.sort(key=lambda item: (-item[0], item[1]))
-            out.append([(self.chunk_at(row), score) for score, row in found[:k]])
+            top = found[:k]
+            out.append(list(zip(self.chunks_at([row for _, row in top]), [score for score, _ in top])))
         return out
 
 

@@ -18,7 +18,8 @@ import pytest
 
 from smallrag.cli.main import main
 from smallrag.core.types import Chunk, Document
-from smallrag.indexes.bm25 import BM25Params
+from smallrag.core.topk import top_k
+from smallrag.indexes.bm25 import BM25Index, BM25Params
 from smallrag.indexes.builder import add_documents, build_index, delete_documents, upgrade_index
 from smallrag.indexes.config import IndexConfig
 from smallrag.indexes.index import Index
@@ -213,3 +214,46 @@ def test_a_killed_add_leaves_the_old_index_and_the_next_writer_cleans_up(tmp_pat
     assert names == ["seg-000001", "seg-000002"]
     assert "zzyzx" not in (path / "vocab.txt").read_text()
     assert open_retriever(path, "bm25").retrieve("zebra", 1)[0].chunk.doc_id == "zebra0"
+
+
+@pytest.mark.parametrize("dense_top_k_rows", [0, 65_536], ids=["matched-rows-only", "whole-segment"])
+def test_batched_bm25_equals_each_query_alone_bit_for_bit(tmp_path, monkeypatch, dense_top_k_rows):
+    monkeypatch.setattr(SegmentedIndex, "_DENSE_TOP_K_ROWS", dense_top_k_rows)  # both top-k paths
+    path = tmp_path / "idx"
+    docs = make_animal_documents() + _docs("b", 30)
+    twins = [Document(id=f"twin{i}", text="the quokka and the narwhal", metadata={"n": 1})
+             for i in range(5)]  # equal scores within and across segments: ties must break by row
+    build_index(docs[:10] + twins[:3], path, IndexConfig(retrievers=("bm25",)), progress=False)
+    add_documents(path, docs[10:25] + twins[3:4], progress=False)
+    add_documents(path, docs[25:] + twins[4:], progress=False)
+    delete_documents(path, ["b4", "cats"])
+    index = Index.open(path)
+    assert len(index.segments) == 3
+    queries = [index.tokenizer(q) for q in QUERIES + ["narwhal quokka harbor", "zzz unknown", ""]]
+    for filters in (None, {"n": 1}):
+        alone = [index.search_bm25([q], 7, filters)[0] for q in queries]
+        monkeypatch.setattr(SegmentedIndex, "_MAX_CELLS", 25)  # a few queries per batch
+        batched = index.search_bm25(queries, 7, filters)
+        monkeypatch.setattr(SegmentedIndex, "_MAX_CELLS", 16_000_000)
+        assert [[(c.id, s) for c, s in hits] for hits in batched] == [[(c.id, s) for c, s in hits] for hits in alone]
+    # the reference: format 1's scorer (one sparse product per batch) over the same live chunks
+    live = list(index.chunks)
+    reference = BM25Index.build([index.tokenizer(c.text) for c in live])
+    ref_rows, ref_scores = top_k(reference.score_batch(queries), 7)
+    for hits, rows, scores in zip(index.search_bm25(queries, 7, None), ref_rows, ref_scores):
+        hit = np.isfinite(scores)
+        assert [(c.id, s) for c, s in hits] == [(live[r].id, float(v)) for r, v in zip(rows[hit], scores[hit])]
+    assert [c.doc_id for c, _ in index.search_bm25([queries[-3]], 4, None)[0]] == ["twin0", "twin1", "twin2", "twin3"]
+    assert [c.doc_id for c, _ in index.search_bm25([queries[-3]], 2, None)[0]] == ["twin0", "twin1"]
+    assert index.search_bm25(queries[-2:], 5, None) == [[], []]
+
+
+def test_top_bm25_reads_no_chunk(tmp_path, monkeypatch):
+    path = tmp_path / "idx"
+    build_index(_docs("t", 20), path, IndexConfig(retrievers=("bm25",)), progress=False)
+    index = Index.open(path)
+    expected = [[(c.id, s) for c, s in hits] for hits in index.search_bm25([["harbor"], ["river", "stone"]], 4, None)]
+    monkeypatch.setattr("smallrag.indexes.segment.Segment.chunk", lambda *a: pytest.fail("a chunk was read"))
+    tops = index.top_bm25([["harbor"], ["river", "stone"]], 4, None)
+    monkeypatch.undo()
+    assert [[(index.chunk_at(int(r)).id, float(s)) for r, s in zip(rows, scores)] for rows, scores in tops] == expected
