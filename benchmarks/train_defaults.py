@@ -58,6 +58,7 @@ Usage:  HF_HUB_OFFLINE=1 python benchmarks/train_defaults.py [--only nli|reranke
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -269,6 +270,9 @@ def load_extra_nli(data: Path, rng: random.Random) -> tuple[list[dict], list[dic
     return kept, held, counts
 
 
+# One process builds the same files once: nli_stage3.py asks for stage 1's twice (its own replay and
+# shipped_held_out). Callers only read the returned dict.
+@functools.lru_cache(maxsize=None)
 def build_nli_files(data: Path, work: Path, seed: int, per_kind: int = NLI_HALUEVAL_PER_KIND) -> dict[str, Any]:
     rng = random.Random(seed)
     snli = load_snli(data / "nli" / "snli-test", "test")

@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from smallrag.core.atomic import recover_interrupted_swap
+from smallrag.core.checks import check_int
 from smallrag.indexes.bm25 import BM25Index
 from smallrag.indexes.config import IndexConfig
 from smallrag.indexes.index_encoder import IndexEncoder
@@ -77,6 +78,7 @@ class Index(IndexEncoder):
                  ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query, its top-k rows and BM25 scores, best first, ties by row (rows of
         `self.chunks`; documents sharing no query term are left out)."""
+        check_int("k", k, minimum=0, expected="a whole number >= 0 of hits to return")
         mask = filter_mask(self.chunks, filters)
         out: list[tuple[np.ndarray, np.ndarray]] = []
         step = max(1, min(self._MAX_BATCH, self._MAX_CELLS // max(1, self.bm25.n_docs)))

@@ -15,6 +15,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from smallrag.core.checks import check_int
 from smallrag.core.errors import IndexFormatError, SmallragError
 from smallrag.core.topk import top_k
 from smallrag.core.types import Chunk
@@ -144,9 +145,10 @@ class SegmentedIndex(IndexEncoder):
         return [seg.meta.mask(filters) for seg in self.segments]
 
     # -- searching ----------------------------------------------------------------------------
-    # Queries scored at once per segment: at most 256, and at most ~16M cells (128 MB) of scores.
+    # Queries scored at once per segment: at most 256, and at most 4M (query, row) cells: 32 MB of
+    # scores, as much again for the top-k's partition, and the match flags.
     _MAX_BATCH = 256
-    _MAX_CELLS = 16_000_000
+    _MAX_CELLS = 4_000_000
     # Up to this many rows a segment takes the top-k of all its rows at once; above it, of each
     # query's matched rows only (a full partition of a million rows costs more than the loop).
     _DENSE_TOP_K_ROWS = 65_536
@@ -160,6 +162,7 @@ class SegmentedIndex(IndexEncoder):
         """Per query, its top-k live rows and BM25 scores, best first, ties by row; no chunk is
         read. Each segment scores a batch of queries in one vectorised pass, then the segments'
         top-k lists are merged."""
+        check_int("k", k, minimum=0, expected="a whole number >= 0 of hits to return")
         masks = self.masks(filters)
         n = len(token_lists)
         parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n)]
@@ -226,7 +229,8 @@ class SegmentedIndex(IndexEncoder):
         out = []
         if seg.rows <= self._DENSE_TOP_K_ROWS:
             # a small segment: one vectorised top-k over the whole (queries, rows) matrix
-            top_rows, top_scores = top_k(np.where(matched, scores, -np.inf), k)
+            scores[~matched] = -np.inf
+            top_rows, top_scores = top_k(scores, k)
             for r, t in zip(top_rows, top_scores):
                 hit = np.isfinite(t)
                 out.append((r[hit], t[hit]))

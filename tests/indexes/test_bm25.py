@@ -282,3 +282,11 @@ def test_doc_containing_a_zero_idf_term_is_still_a_hit() -> None:
     assert np.isfinite(scores[0])  # doc 0 shares the query term 'cats'
     assert scores[0] == 0.0
     assert np.isneginf(scores[1])
+
+
+def test_query_term_ids_drop_unknown_tokens_and_count_a_repeat_twice():
+    from smallrag.indexes.bm25 import query_term_ids
+
+    terms, owners = query_term_ids({"cat": 0, "dog": 1}, [["cat", "zebra", "cat"], [], ["dog"]])
+    assert terms.tolist() == [0, 0, 1] and owners.tolist() == [0, 0, 2]
+    assert terms.dtype == owners.dtype == np.int64

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from smallrag.cli.main import main
+from smallrag.core.errors import SmallragError
 from smallrag.core.types import Chunk, Document
 from smallrag.core.topk import top_k
 from smallrag.indexes.bm25 import BM25Index, BM25Params
@@ -232,9 +233,10 @@ def test_batched_bm25_equals_each_query_alone_bit_for_bit(tmp_path, monkeypatch,
     queries = [index.tokenizer(q) for q in QUERIES + ["narwhal quokka harbor", "zzz unknown", ""]]
     for filters in (None, {"n": 1}):
         alone = [index.search_bm25([q], 7, filters)[0] for q in queries]
+        cells = SegmentedIndex._MAX_CELLS
         monkeypatch.setattr(SegmentedIndex, "_MAX_CELLS", 25)  # a few queries per batch
         batched = index.search_bm25(queries, 7, filters)
-        monkeypatch.setattr(SegmentedIndex, "_MAX_CELLS", 16_000_000)
+        monkeypatch.setattr(SegmentedIndex, "_MAX_CELLS", cells)
         assert [[(c.id, s) for c, s in hits] for hits in batched] == [[(c.id, s) for c, s in hits] for hits in alone]
     # the reference: format 1's scorer (one sparse product per batch) over the same live chunks
     live = list(index.chunks)
@@ -257,3 +259,18 @@ def test_top_bm25_reads_no_chunk(tmp_path, monkeypatch):
     tops = index.top_bm25([["harbor"], ["river", "stone"]], 4, None)
     monkeypatch.undo()
     assert [[(index.chunk_at(int(r)).id, float(s)) for r, s in zip(rows, scores)] for rows, scores in tops] == expected
+
+
+def test_top_bm25_of_both_formats_agree_and_refuse_a_negative_k(tmp_path):
+    build_index(make_animal_documents(), tmp_path / "v2", IndexConfig(retrievers=("bm25",)), progress=False)
+    v1, v2 = Index.open(FORMAT1), Index.open(tmp_path / "v2")
+    assert not isinstance(v1, SegmentedIndex) and isinstance(v2, SegmentedIndex)
+    queries = [v2.tokenizer(q) for q in QUERIES]
+    # the same documents in both formats: the same rows (no deletes), the same scores to the bit
+    as_lists = [[(r.tolist(), s.tolist()) for r, s in index.top_bm25(queries, 4, None)] for index in (v1, v2)]
+    assert as_lists[0] == as_lists[1] and any(rows for rows, _ in as_lists[0])
+    for index in (v1, v2):
+        assert all(len(r) == 0 for r, _ in index.top_bm25(queries, 0, None))
+        assert all(len(r) == 0 for r, _ in index.top_bm25(queries, 5, {"doc_id": "no-such-document"}))
+        with pytest.raises(SmallragError, match=r"k must be a whole number >= 0 .*got -1"):
+            index.top_bm25(queries, -1, None)
