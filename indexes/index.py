@@ -19,7 +19,7 @@ from smallrag.indexes.manifest import read_manifest
 from smallrag.indexes.store import filter_mask, load_chunks
 from smallrag.indexes.tokenizer import Tokenizer
 from smallrag.core.errors import IndexFormatError, SmallragError
-from smallrag.core.topk import top_k
+from smallrag.core.topk import top_k_hits
 from smallrag.core.types import Chunk
 
 logger = logging.getLogger(__name__)
@@ -86,10 +86,7 @@ class Index(IndexEncoder):
             scores = self.bm25.score_batch(token_lists[start:start + step])
             if mask is not None:
                 scores[:, ~mask] = -np.inf
-            rows, top = top_k(scores, k)
-            for r, t in zip(rows, top):
-                hit = np.isfinite(t)
-                out.append((r[hit], t[hit]))
+            out.extend(top_k_hits(scores, k))
         return out
 
     def search_dense(self, vectors: np.ndarray, k: int, filters: Mapping[str, Any] | None

@@ -17,7 +17,7 @@ import numpy as np
 
 from smallrag.core.checks import check_int
 from smallrag.core.errors import IndexFormatError, SmallragError
-from smallrag.core.topk import top_k
+from smallrag.core.topk import top_k_hits
 from smallrag.core.types import Chunk
 from smallrag.indexes.bm25 import idf_values, query_term_ids
 from smallrag.indexes.config import IndexConfig
@@ -226,15 +226,11 @@ class SegmentedIndex(IndexEncoder):
         matched = matched.reshape(n_queries, seg.rows) & ~seg.deleted
         if mask is not None:
             matched &= mask
-        out = []
         if seg.rows <= self._DENSE_TOP_K_ROWS:
             # a small segment: one vectorised top-k over the whole (queries, rows) matrix
             scores[~matched] = -np.inf
-            top_rows, top_scores = top_k(scores, k)
-            for r, t in zip(top_rows, top_scores):
-                hit = np.isfinite(t)
-                out.append((r[hit], t[hit]))
-            return out
+            return top_k_hits(scores, k)
+        out = []
         for q in range(n_queries):
             # a large segment: partition only each query's matched rows (few), not every row; rows
             # tied at the cut are all kept and the merge orders them by row

@@ -34,3 +34,11 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.lexsort((part, -part_scores), axis=1)
     rows = np.take_along_axis(part, order, axis=1)
     return rows, np.take_along_axis(part_scores, order, axis=1)
+
+
+def top_k_hits(scores: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`top_k` per query without its excluded (-inf) places: each query's (rows, scores), best
+    first, possibly fewer than k."""
+    rows, top = top_k(scores, k)
+    found = np.isfinite(top)
+    return [(r[f], t[f]) for r, t, f in zip(rows, top, found)]
