@@ -16,6 +16,17 @@ Judged only on training-side data, by a rule fixed before any run:
   (b) on the held-out pairs no stage trained on (train_defaults.shipped_held_out, minus any row
       sharing text with this stage's file), 3-way accuracy falls by <= 0.01 and FEVER true claims
       read as contradiction rise by <= 3 points.
+With --mix A,B,... it also judges weight-space interpolations (WiSE-FT, Wortsman et al. 2022)
+(1 - a) * base + a * candidate for each a, by the same rule and checks; the one to ship, fixed
+before any run, is the largest a that passes everything (the most of stage 3's gain the checks
+allow), else none.
+With --in-document-swaps N it adds N contradiction pairs of a kind the recipe lacks: a knowledge
+sentence holding the right answer with the answer swapped for another span of the same kind
+(a name, year or number) that the same knowledge states elsewhere, as FactCC (Kryscinski et al.,
+2020) draws its entity swaps from the source document. The recipe's "swapped" kind takes its
+wrong answers from other records, so every word of its negatives but one is missing from the
+evidence; these keep every word present and change only who or what the fact is about, the
+mistake of "it [oxygen] comes from carbon dioxide" against a passage naming both.
 It also checks the two trust regressions the integration tests hold the shipped model to
 (tests/app/test_citations_integration.py, tests/verifiers/test_verify_integration.py): in a
 sentence joining a true and a false fact, the true claim is supported and the sentence is not;
@@ -24,7 +35,8 @@ calibration refitted on 7,000-7,999 as benchmarks/calibrate_nli.py does (isotoni
 
 Ends with ONE JSON line. Usage:
   HF_HUB_OFFLINE=1 python benchmarks/nli_stage3.py [--replay 12000] [--other-per-kind 500]
-      [--work-dir DIR] [--out DIR] [--max-steps N] [--judge-only MODEL_DIR]
+      [--work-dir DIR] [--out DIR] [--max-steps N] [--judge-only MODEL_DIR] [--mix 0.25,0.5,0.75]
+      [--in-document-swaps 3000]
 """
 
 from __future__ import annotations
@@ -33,17 +45,20 @@ import argparse
 import hashlib
 import json
 import random
+import re
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_defaults import (CALIBRATION_RECORDS, DEFAULT_DATA, REPO, build_nli_files,  # noqa: E402  (same folder)
+from train_defaults import (CALIBRATION_RECORDS, DEFAULT_DATA, NLI_TRAIN_RECORDS, REPO,  # noqa: E402  (same folder)
+                            answer_kind, answer_sentence, build_nli_files, load_halueval as load_records,
                             shipped_held_out, source_figures, write_jsonl)
 from verify import load_halueval, qa_answers, raw_score  # noqa: E402
 
 from smallrag.core.jsonl import read_jsonl  # noqa: E402
+from smallrag.verifiers.claims import claim_hypothesis  # noqa: E402
 
 FOCUS_KINDS = ("right", "hallucinated")
 CLASSES = ("entailment", "neutral", "contradiction")
@@ -56,9 +71,56 @@ EIFFEL_EVIDENCE = [
 EIFFEL_ANSWER = "The Eiffel Tower was completed in 1889 [1]. The pneumatic tyre was developed in 1888 [2]."
 
 
-def build_stage3_file(data: Path, work: Path, seed: int, replay: int, other_per_kind: int) -> dict[str, Any]:
+# A name: capitalised words, possibly joined by a lower-case particle ("Bank of England").
+_NAME = re.compile(r"\b[A-Z][\w'&-]*(?: (?:of|the|de|von|van|and) [A-Z][\w'&-]*| [A-Z][\w'&-]*)*")
+_YEARS = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b")
+_NUMBERS = re.compile(r"\b\d+\b")
+
+
+def same_kind_spans(knowledge: str, answer: str, kind: str) -> list[str]:
+    """Spans of `knowledge` of the answer's kind that neither hold nor sit inside the answer."""
+    if kind == "year":
+        found = _YEARS.findall(knowledge)
+    elif kind == "number":
+        found = [n for n in _NUMBERS.findall(knowledge) if not _YEARS.fullmatch(n)]
+    elif kind == "name":  # a capital after a sentence break is any first word, not a name
+        found = [m.group(0) for m in _NAME.finditer(knowledge)
+                 if m.start() > 0 and knowledge[:m.start()].rstrip()[-1:] not in ".!?"]
+    else:
+        return []
+    lowered = answer.lower()
+    return sorted({f for f in found if lowered not in f.lower() and f.lower() not in lowered})
+
+
+def in_document_swaps(data: Path, seed: int, count: int) -> list[dict]:
+    """`count` seeded contradiction pairs from HaluEval records 0-6,999: the answer's sentence with
+    the answer swapped for another same-kind span of the same knowledge (see the module doc)."""
+    rng = random.Random(seed + 3)
+    records = load_records(data)
+    rows = []
+    for index in NLI_TRAIN_RECORDS:
+        record = records[index]
+        knowledge, question, answer = record["knowledge"], record["question"], record["right_answer"].strip()
+        sentence = answer_sentence(knowledge, answer)
+        spans = same_kind_spans(knowledge, answer, answer_kind(answer)) if sentence is not None else []
+        if not spans:
+            continue
+        swapped = sentence.replace(answer, rng.choice(spans))
+        if swapped.lower() in knowledge.lower():  # the knowledge says it after all
+            continue
+        rows.append({"premise": knowledge, "hypothesis": claim_hypothesis(swapped, question),
+                     "label": "contradiction", "source": f"halueval:{index}", "kind": "in-document-swap"})
+    if count > len(rows):
+        raise SystemExit(f"--in-document-swaps {count} is more than the {len(rows)} such pairs records "
+                         f"{NLI_TRAIN_RECORDS.start}-{NLI_TRAIN_RECORDS.stop - 1} give; pass at most {len(rows)}")
+    return rng.sample(rows, count)
+
+
+def build_stage3_file(data: Path, work: Path, seed: int, replay: int, other_per_kind: int,
+                      swaps: int = 0) -> dict[str, Any]:
     """Every HaluEval pair of the focus kinds (records 0-6,999), a seeded sample of the other kinds,
-    and a replay of stage 1's non-HaluEval training pairs (so none of its held-out rows)."""
+    `swaps` in-document swaps, and a replay of stage 1's non-HaluEval training pairs (so none of
+    its held-out rows)."""
     stage1 = build_nli_files(data, work, seed)
     everything = build_nli_files(data, work / "stage3", seed, per_kind=10**9)
     rows = [r for _, r in read_jsonl(everything["train"]) if r["source"].startswith("halueval:")]
@@ -69,11 +131,16 @@ def build_stage3_file(data: Path, work: Path, seed: int, replay: int, other_per_
         of_kind = [r for r in rows if r["kind"] == kind]
         other += rng.sample(of_kind, min(other_per_kind, len(of_kind)))
     broad = [r for _, r in read_jsonl(stage1["train"]) if not r["source"].startswith("halueval:")]
-    train = focus + other + rng.sample(broad, min(replay, len(broad)))
+    swapped = in_document_swaps(data, seed, swaps) if swaps else []
+    train = focus + other + swapped + rng.sample(broad, min(replay, len(broad)))
     rng.shuffle(train)
-    return {"train": write_jsonl(work / f"nli-stage3-replay{replay}-train.jsonl", train), "pairs": len(train),
-            "focus_pairs": len(focus), "other_halueval_pairs": len(other), "replay_pairs": len(train) - len(focus)
-            - len(other)}
+    return {"train": write_jsonl(work / f"{stage3_name(replay, swaps)}-train.jsonl", train), "pairs": len(train),
+            "focus_pairs": len(focus), "other_halueval_pairs": len(other), "in_document_swaps": len(swapped),
+            "replay_pairs": len(train) - len(focus) - len(other) - len(swapped)}
+
+
+def stage3_name(replay: int, swaps: int) -> str:
+    return f"nli-stage3-replay{replay}" + (f"-swaps{swaps}" if swaps else "")
 
 
 def held_out_file(data: Path, work: Path, seed: int, stage3_train: Path) -> Path:
@@ -123,6 +190,46 @@ def judge(model_dir: Path, data: Path, held_out: Path) -> dict[str, Any]:
     }
 
 
+def interpolate(base: Path, candidate: Path, alpha: float, out: Path) -> Path:
+    """A model folder whose weights are (1 - alpha) * base + alpha * candidate (fp16 on disk, mixed
+    in fp32), with the candidate's config, tokenizer and card (the card records the mix)."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from smallrag.core.atomic import atomic_folder
+
+    a, b = load_file(base / "model.safetensors"), load_file(candidate / "model.safetensors")
+    if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
+        raise SystemExit(f"--base {base} and the candidate {candidate} have different weights (names or shapes); "
+                         "interpolate only a candidate trained from --base")
+    mixed = {k: (((1 - alpha) * a[k].float() + alpha * b[k].float()).to(b[k].dtype)
+                 if torch.is_floating_point(b[k]) else b[k]) for k in b}
+    card = json.loads((candidate / "card.json").read_text(encoding="utf-8"))
+    card["interpolation"] = {"alpha": alpha, "base": str(base), "candidate": str(candidate),
+                             "rule": "(1 - alpha) * base + alpha * candidate, per tensor, in fp32"}
+    with atomic_folder(out) as tmp:
+        for path in candidate.iterdir():
+            if path.is_file() and path.name not in {"model.safetensors", "card.json", "calibration.json"}:
+                shutil.copy2(path, tmp / path.name)
+        save_file(mixed, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for path in tmp.iterdir():
+            path.chmod(0o644)
+    return out
+
+
+def parse_mix(text: str) -> list[float]:
+    try:
+        alphas = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise SystemExit(f"--mix {text!r} is not a comma-separated list of numbers; pass e.g. 0.25,0.5,0.75") from None
+    if any(not 0 < a < 1 for a in alphas):
+        raise SystemExit(f"--mix {text!r} holds a weight outside (0, 1); pass weights strictly between 0 and 1")
+    return sorted(set(alphas))
+
+
 def fever_share(figures: dict[str, Any]) -> float:
     shares = [v["true_read_as_contradiction"] for k, v in figures["per_source"].items() if "fever" in k]
     if not shares or shares[0] is None:
@@ -154,9 +261,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="where the candidate goes (default: in --work-dir)")
     parser.add_argument("--replay", type=int, default=12000)
     parser.add_argument("--other-per-kind", type=int, default=500)
+    parser.add_argument("--in-document-swaps", type=int, default=0,
+                        help="contradiction pairs swapping the answer for another span of its own knowledge")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-minutes", type=float, default=45.0)
     parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps (smoke runs)")
+    parser.add_argument("--mix", default="", help="comma-separated weights a in (0, 1): also judge "
+                        "(1 - a) * base + a * candidate for each (default: none)")
     parser.add_argument("--judge-only", type=Path, default=None, metavar="MODEL_DIR",
                         help="no training: judge MODEL_DIR as the candidate")
     args = parser.parse_args(argv)
@@ -164,16 +275,19 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--data {args.data} is not a folder; pass the shared data folder (../shared/data)")
     if args.work_dir.exists() and not args.work_dir.is_dir():
         raise SystemExit(f"--work-dir {args.work_dir} is a file; pass a folder (it is created if missing)")
-    for flag, value in (("--replay", args.replay), ("--other-per-kind", args.other_per_kind), ("--seed", args.seed)):
+    for flag, value in (("--replay", args.replay), ("--other-per-kind", args.other_per_kind), ("--seed", args.seed),
+                        ("--in-document-swaps", args.in_document_swaps)):
         if value < 0:
             raise SystemExit(f"{flag} {value} is negative; pass a count >= 0")
+    alphas = parse_mix(args.mix)
     for flag, folder in (("--base", args.base), ("--judge-only", args.judge_only)):
         if folder is not None and not (folder / "config.json").is_file():
             raise SystemExit(f"{flag} {folder} is not a model folder (no config.json); pass an NLI model folder")
 
-    built = build_stage3_file(args.data, args.work_dir, args.seed, args.replay, args.other_per_kind)
+    built = build_stage3_file(args.data, args.work_dir, args.seed, args.replay, args.other_per_kind,
+                              args.in_document_swaps)
     held_out = held_out_file(args.data, args.work_dir, args.seed, built["train"])
-    candidate_dir = args.judge_only or args.out or args.work_dir / f"nli-stage3-replay{args.replay}"
+    candidate_dir = args.judge_only or args.out or args.work_dir / stage3_name(args.replay, args.in_document_swaps)
     seconds = None
     if args.judge_only is not None:
         # the held-out file depends on the training file (rows sharing its text are dropped), so a
@@ -183,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         rebuilt = hashlib.sha256(built["train"].read_bytes()).hexdigest()
         if trained_on != rebuilt:
             raise SystemExit(f"--judge-only {args.judge_only} was trained on a file with sha256 {trained_on}, not "
-                             f"{rebuilt} (this --replay/--other-per-kind/--seed); pass the options it was trained with")
+                             f"{rebuilt} (this --replay/--other-per-kind/--in-document-swaps/--seed); pass the options it was trained with")
     else:
         from smallrag.verifiers.train import epoch_summary, train_cross_encoder
 
@@ -198,7 +312,16 @@ def main(argv: list[str] | None = None) -> int:
     candidate = judge(candidate_dir, args.data, held_out)
     checks = rule(base, candidate)
     guards = regressions(candidate)
-    for name, figures in (("base", base), ("candidate", candidate)):
+    mixes = []
+    for alpha in alphas:
+        mixed_dir = interpolate(args.base, candidate_dir, alpha,
+                                candidate_dir.parent / f"{candidate_dir.name}-mix{alpha:g}")
+        figures = judge(mixed_dir, args.data, held_out)
+        mixes.append({"alpha": alpha, "figures": figures, "rule": rule(base, figures),
+                      "regressions": regressions(figures)})
+    passing = [m["alpha"] for m in mixes if all(m["rule"].values()) and all(m["regressions"].values())]
+    named = [("base", base), ("candidate", candidate)] + [(f"mix {m['alpha']:g}", m["figures"]) for m in mixes]
+    for name, figures in named:
         print(f"{name}: length-matched AUROC {figures['halueval_7000_7999_auroc_length_matched']} "
               f"(all {figures['halueval_7000_7999_auroc']}), held-out accuracy {figures['held_out_accuracy']} "
               f"({figures['held_out_pairs']} pairs), FEVER true read as contradiction {fever_share(figures):.1%}; "
@@ -206,11 +329,15 @@ def main(argv: list[str] | None = None) -> int:
               f"{figures['joined_true_and_false_sentence_label']}; Eiffel weakest raw entailment "
               f"{figures['eiffel_weakest_raw_entailment']} -> calibrated {figures['eiffel_calibrated_confidence']}")
     print(f"rule: {checks}; regressions: {guards}")
+    for m in mixes:
+        print(f"mix {m['alpha']:g}: rule {m['rule']}; regressions {m['regressions']}")
     print(json.dumps({"benchmark": "nli_stage3", "replay": args.replay, "other_per_kind": args.other_per_kind,
+                      "in_document_swaps": args.in_document_swaps,
                       "data": {k: str(v) for k, v in built.items()}, "train_seconds": seconds, "base": base,
                       "candidate": candidate, "rule": checks, "rule_passes": all(checks.values()),
                       "regressions": guards, "regressions_pass": all(guards.values()),
-                      "ship": all(checks.values()) and all(guards.values())}))
+                      "ship": all(checks.values()) and all(guards.values()), "mixes": mixes,
+                      "mix_to_ship": max(passing) if passing else None}))
     return 0
 
 

@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
