@@ -19,13 +19,13 @@ Judged only on training-side data, by a rule fixed before any run:
 With --mix A,B,... it also judges weight-space interpolations (WiSE-FT, Wortsman et al. 2022)
 (1 - a) * base + a * candidate for each a, by the same rule and checks; the one to ship, fixed
 before any run, is the largest a that passes everything (the most of stage 3's gain the checks
-allow), else none.
+allow; the candidate itself is a = 1), else none.
 With --in-document-swaps N it adds N contradiction pairs of a kind the recipe lacks: a knowledge
 sentence holding the right answer with the answer swapped for another span of the same kind
-(a name, year or number) that the same knowledge states elsewhere, as FactCC (Kryscinski et al.,
-2020) draws its entity swaps from the source document. The recipe's "swapped" kind takes its
-wrong answers from other records, so every word of its negatives but one is missing from the
-evidence; these keep every word present and change only who or what the fact is about, the
+(a name, year or number) that the same knowledge holds (possibly in the same sentence), as
+FactCC (Kryscinski et al., 2020) draws its entity swaps from the source document. The recipe's
+"swapped" kind takes its wrong answers from other records, so its negatives always hold a word
+the evidence lacks; these keep every word present and change only who or what the fact is about, the
 mistake of "it [oxygen] comes from carbon dioxide" against a passage naming both.
 It also checks the two trust regressions the integration tests hold the shipped model to
 (tests/app/test_citations_integration.py, tests/verifiers/test_verify_integration.py): in a
@@ -211,7 +211,8 @@ def interpolate(base: Path, candidate: Path, alpha: float, out: Path) -> Path:
                              "rule": "(1 - alpha) * base + alpha * candidate, per tensor, in fp32"}
     with atomic_folder(out) as tmp:
         for path in candidate.iterdir():
-            if path.is_file() and path.name not in {"model.safetensors", "card.json", "calibration.json"}:
+            if path.is_file() and path.name not in {"model.safetensors", "card.json", "calibration.json",
+                                                    "README.md"}:  # its README describes a plain fine-tune
                 shutil.copy2(path, tmp / path.name)
         save_file(mixed, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -280,6 +281,18 @@ def main(argv: list[str] | None = None) -> int:
         if value < 0:
             raise SystemExit(f"{flag} {value} is negative; pass a count >= 0")
     alphas = parse_mix(args.mix)
+    if alphas:  # before any data is built or any model trained
+        for flag, folder in (("--base", args.base), ("--judge-only", args.judge_only)):
+            if folder is not None and not (folder / "model.safetensors").is_file():
+                raise SystemExit(f"--mix needs safetensors weights, and {flag} {folder} has no model.safetensors; "
+                                 "pass a folder saved by smallrag train")
+        if args.judge_only is not None and (args.judge_only / "card.json").is_file():
+            from smallrag.core.models import model_fingerprint
+
+            trained_from = json.loads((args.judge_only / "card.json").read_text(encoding="utf-8"))["base"]
+            if trained_from.get("fingerprint") != model_fingerprint(args.base):
+                raise SystemExit(f"--judge-only {args.judge_only} was trained from {trained_from.get('path')}, not "
+                                 f"from --base {args.base} (fingerprints differ); pass the base it was trained from")
     for flag, folder in (("--base", args.base), ("--judge-only", args.judge_only)):
         if folder is not None and not (folder / "config.json").is_file():
             raise SystemExit(f"{flag} {folder} is not a model folder (no config.json); pass an NLI model folder")
@@ -314,12 +327,13 @@ def main(argv: list[str] | None = None) -> int:
     guards = regressions(candidate)
     mixes = []
     for alpha in alphas:
-        mixed_dir = interpolate(args.base, candidate_dir, alpha,
-                                candidate_dir.parent / f"{candidate_dir.name}-mix{alpha:g}")
+        mixed_dir = interpolate(args.base, candidate_dir, alpha, args.work_dir / f"{candidate_dir.name}-mix{alpha:g}")
         figures = judge(mixed_dir, args.data, held_out)
         mixes.append({"alpha": alpha, "figures": figures, "rule": rule(base, figures),
                       "regressions": regressions(figures)})
+    # the candidate itself is a = 1: it takes precedence when it passes
     passing = [m["alpha"] for m in mixes if all(m["rule"].values()) and all(m["regressions"].values())]
+    passing += [1.0] if all(checks.values()) and all(guards.values()) else []
     named = [("base", base), ("candidate", candidate)] + [(f"mix {m['alpha']:g}", m["figures"]) for m in mixes]
     for name, figures in named:
         print(f"{name}: length-matched AUROC {figures['halueval_7000_7999_auroc_length_matched']} "

@@ -16,7 +16,8 @@ and neutral, the block's maximum contradiction over windows), labelled "supporte
 Reported: the share read as supported of HaluEval-QA 7,000-7,999 right and hallucinated answers
 (training side, held out of training; the whole answer as one hypothesis, as nli_final_eval does),
 of true and not-true pairs of the held-out slices no stage trained on (train_defaults.shipped_held_out),
-and the photosynthesis sentence's two parts.
+and the photosynthesis sentence's two parts (the false part is sent as the whole sentence, as
+split_claims sends a part that starts with a pronoun).
 
 Ends with ONE JSON line. Usage:
   HF_HUB_OFFLINE=1 python benchmarks/support_veto.py [--model DIR ...] [--work-dir DIR]
@@ -38,6 +39,7 @@ import numpy as np  # noqa: E402
 
 from smallrag.core.jsonl import read_jsonl  # noqa: E402
 from smallrag.verifiers.claims import claim_hypothesis  # noqa: E402
+from smallrag.verifiers.nli_verifier import supports  # noqa: E402
 
 THRESHOLDS = (0.0, 0.5, 0.8, 0.9, 0.95)
 TRUE_PART = "Plants release oxygen during photosynthesis"
@@ -45,10 +47,10 @@ TRUE_PART = "Plants release oxygen during photosynthesis"
 
 def supported(probs: np.ndarray, veto_at: float | None) -> np.ndarray:
     """Which rows read as supported: the current rule, or it with the block's contradiction veto."""
-    entail, neutral, contradict = probs[:, 0], probs[:, 1], probs[:, 2]
-    current = (entail >= neutral) & (entail >= 1.0 - entail - neutral)
+    current = np.array([supports(float(e), float(n)) for e, n in probs[:, :2]], dtype=bool)
     if veto_at is None:
         return current
+    entail, contradict = probs[:, 0], probs[:, 2]
     return current & ~((contradict >= veto_at) & (contradict > entail))
 
 
@@ -62,7 +64,8 @@ def measure(model_dir: Path, data: Path, held_out: Path) -> dict[str, Any]:
     from smallrag.verifiers.nli import HFNLIModel
 
     model = HFNLIModel(model_dir)
-    records = [load_halueval(data)[i] for i in CALIBRATION_RECORDS]
+    every = load_halueval(data)
+    records = [every[i] for i in CALIBRATION_RECORDS]
     pairs = [(r["knowledge"], claim_hypothesis(r["right_answer"], r["question"])) for r in records]
     pairs += [(r["knowledge"], claim_hypothesis(r["hallucinated_answer"], r["question"])) for r in records]
     n = len(records)
