@@ -281,21 +281,19 @@ def main(argv: list[str] | None = None) -> int:
         if value < 0:
             raise SystemExit(f"{flag} {value} is negative; pass a count >= 0")
     alphas = parse_mix(args.mix)
-    if alphas:  # before any data is built or any model trained
-        for flag, folder in (("--base", args.base), ("--judge-only", args.judge_only)):
-            if folder is not None and not (folder / "model.safetensors").is_file():
-                raise SystemExit(f"--mix needs safetensors weights, and {flag} {folder} has no model.safetensors; "
-                                 "pass a folder saved by smallrag train")
-        if args.judge_only is not None and (args.judge_only / "card.json").is_file():
-            from smallrag.core.models import model_fingerprint
-
-            trained_from = json.loads((args.judge_only / "card.json").read_text(encoding="utf-8"))["base"]
-            if trained_from.get("fingerprint") != model_fingerprint(args.base):
-                raise SystemExit(f"--judge-only {args.judge_only} was trained from {trained_from.get('path')}, not "
-                                 f"from --base {args.base} (fingerprints differ); pass the base it was trained from")
-    for flag, folder in (("--base", args.base), ("--judge-only", args.judge_only)):
+    for flag, folder in (("--base", args.base), ("--judge-only", args.judge_only)):  # before any data or training
         if folder is not None and not (folder / "config.json").is_file():
             raise SystemExit(f"{flag} {folder} is not a model folder (no config.json); pass an NLI model folder")
+        if folder is not None and alphas and not (folder / "model.safetensors").is_file():
+            raise SystemExit(f"--mix needs safetensors weights, and {flag} {folder} has no model.safetensors; "
+                             "pass a folder saved by smallrag train")
+    if alphas and args.judge_only is not None and (args.judge_only / "card.json").is_file():
+        from smallrag.core.models import model_fingerprint
+
+        trained_from = json.loads((args.judge_only / "card.json").read_text(encoding="utf-8"))["base"]
+        if trained_from.get("fingerprint") != model_fingerprint(args.base):
+            raise SystemExit(f"--judge-only {args.judge_only} was trained from {trained_from.get('path')}, not "
+                             f"from --base {args.base} (fingerprints differ); pass the base it was trained from")
 
     built = build_stage3_file(args.data, args.work_dir, args.seed, args.replay, args.other_per_kind,
                               args.in_document_swaps)
@@ -325,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     candidate = judge(candidate_dir, args.data, held_out)
     checks = rule(base, candidate)
     guards = regressions(candidate)
+    ships = all(checks.values()) and all(guards.values())
     mixes = []
     for alpha in alphas:
         mixed_dir = interpolate(args.base, candidate_dir, alpha, args.work_dir / f"{candidate_dir.name}-mix{alpha:g}")
@@ -333,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
                       "regressions": regressions(figures)})
     # the candidate itself is a = 1: it takes precedence when it passes
     passing = [m["alpha"] for m in mixes if all(m["rule"].values()) and all(m["regressions"].values())]
-    passing += [1.0] if all(checks.values()) and all(guards.values()) else []
+    passing += [1.0] if ships else []
     named = [("base", base), ("candidate", candidate)] + [(f"mix {m['alpha']:g}", m["figures"]) for m in mixes]
     for name, figures in named:
         print(f"{name}: length-matched AUROC {figures['halueval_7000_7999_auroc_length_matched']} "
@@ -350,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
                       "data": {k: str(v) for k, v in built.items()}, "train_seconds": seconds, "base": base,
                       "candidate": candidate, "rule": checks, "rule_passes": all(checks.values()),
                       "regressions": guards, "regressions_pass": all(guards.values()),
-                      "ship": all(checks.values()) and all(guards.values()), "mixes": mixes,
+                      "ship": ships, "mixes": mixes,
                       "mix_to_ship": max(passing) if passing else None}))
     return 0
 
