@@ -1,11 +1,12 @@
-"""An NLI "stage 3" experiment (not shipped): can more HaluEval right/hallucinated pairs lift the
-shipped NLI model's length-matched separation without costing the broad data?
+"""An NLI "stage 3" experiment: can more HaluEval right/hallucinated pairs lift the NLI model's
+length-matched separation without costing the broad data? (Its recipe now ships, as a mix with
+stage 2 and with a support veto: benchmarks/train_defaults.py NLI_STAGE3.)
 
-Why: after the shipped recipe's two stages (benchmarks/train_defaults.py), HaluEval 7,000-7,999
+Why: after the recipe's first two stages (benchmarks/train_defaults.py), HaluEval 7,000-7,999
 (training side, held out of training, where the calibration is fitted) separates length-matched
 right and hallucinated answers at only 0.895 AUROC; issue 15 asks >= 0.93 on 8,000-9,999.
 
-What: one more epoch (lr 2e-5, batch 32, 128 tokens) from the shipped weights on every right and
+What: one more epoch (lr 2e-5, batch 32, 128 tokens) from --base (stage 2) on every right and
 hallucinated pair of HaluEval records 0-6,999 (the two answers to one question, so length and
 shape cannot tell them apart), --other-per-kind of each other HaluEval kind of the recipe, and a
 replay of --replay stage-1 pairs of the broad sources (never a held-out slice).
@@ -36,7 +37,10 @@ calibration refitted on 7,000-7,999 as benchmarks/calibrate_nli.py does (isotoni
 Ends with ONE JSON line. Usage:
   HF_HUB_OFFLINE=1 python benchmarks/nli_stage3.py [--replay 12000] [--other-per-kind 500]
       [--work-dir DIR] [--out DIR] [--max-steps N] [--judge-only MODEL_DIR] [--mix 0.25,0.5,0.75]
-      [--in-document-swaps 3000]
+      [--in-document-swaps 3000] [--support-veto T [--support-veto-below W]]
+With --support-veto T every model's labels (the joined-sentence check) are read with that veto
+(verifiers/nli_verifier.supports); the AUROC, held-out and Eiffel figures use raw scores, which no
+label rule changes.
 """
 
 from __future__ import annotations
@@ -53,14 +57,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_defaults import (CALIBRATION_RECORDS, DEFAULT_DATA, NLI_TRAIN_RECORDS, REPO,  # noqa: E402  (same folder)
-                            answer_kind, answer_sentence, build_nli_files, load_halueval as load_records,
-                            shipped_held_out, source_figures, write_jsonl)
+                            answer_kind, answer_sentence, build_nli_stage3_file, interpolate_weights,
+                            load_halueval as load_records, shipped_held_out, source_figures, without_rows_of)
 from verify import load_halueval, qa_answers, raw_score  # noqa: E402
 
 from smallrag.core.jsonl import read_jsonl  # noqa: E402
 from smallrag.verifiers.claims import claim_hypothesis  # noqa: E402
 
-FOCUS_KINDS = ("right", "hallucinated")
 CLASSES = ("entailment", "neutral", "contradiction")
 PHOTOSYNTHESIS_QUESTION = "What gas do plants release during photosynthesis, and where does it come from?"
 JOINED_CLAIM = "Plants release oxygen during photosynthesis, and it comes from carbon dioxide."
@@ -69,6 +72,7 @@ EIFFEL_EVIDENCE = [
     "John Boyd Dunlop developed the first practical pneumatic tyre in 1888. He was a Scottish veterinarian.",
 ]
 EIFFEL_ANSWER = "The Eiffel Tower was completed in 1889 [1]. The pneumatic tyre was developed in 1888 [2]."
+EIFFEL_QUESTION = "Tell me about the tower and the tyre."
 
 
 # A name: capitalised words, possibly joined by a lower-case particle ("Bank of England").
@@ -118,25 +122,10 @@ def in_document_swaps(data: Path, seed: int, count: int) -> list[dict]:
 
 def build_stage3_file(data: Path, work: Path, seed: int, replay: int, other_per_kind: int,
                       swaps: int = 0) -> dict[str, Any]:
-    """Every HaluEval pair of the focus kinds (records 0-6,999), a seeded sample of the other kinds,
-    `swaps` in-document swaps, and a replay of stage 1's non-HaluEval training pairs (so none of
-    its held-out rows)."""
-    stage1 = build_nli_files(data, work, seed)
-    everything = build_nli_files(data, work / "stage3", seed, per_kind=10**9)
-    rows = [r for _, r in read_jsonl(everything["train"]) if r["source"].startswith("halueval:")]
-    rng = random.Random(seed + 2)
-    focus = [r for r in rows if r["kind"] in FOCUS_KINDS]
-    other: list[dict] = []
-    for kind in sorted({r["kind"] for r in rows} - set(FOCUS_KINDS)):
-        of_kind = [r for r in rows if r["kind"] == kind]
-        other += rng.sample(of_kind, min(other_per_kind, len(of_kind)))
-    broad = [r for _, r in read_jsonl(stage1["train"]) if not r["source"].startswith("halueval:")]
-    swapped = in_document_swaps(data, seed, swaps) if swaps else []
-    train = focus + other + swapped + rng.sample(broad, min(replay, len(broad)))
-    rng.shuffle(train)
-    return {"train": write_jsonl(work / f"{stage3_name(replay, swaps)}-train.jsonl", train), "pairs": len(train),
-            "focus_pairs": len(focus), "other_halueval_pairs": len(other), "in_document_swaps": len(swapped),
-            "replay_pairs": len(train) - len(focus) - len(other) - len(swapped)}
+    """The recipe's stage-3 file (train_defaults.build_nli_stage3_file) with `swaps` in-document
+    swaps; 0 swaps gives the recipe's file, byte for byte."""
+    extra = in_document_swaps(data, seed, swaps) if swaps else []
+    return build_nli_stage3_file(data, work, seed, replay, other_per_kind, extra, stage3_name(replay, swaps))
 
 
 def stage3_name(replay: int, swaps: int) -> str:
@@ -145,15 +134,10 @@ def stage3_name(replay: int, swaps: int) -> str:
 
 def held_out_file(data: Path, work: Path, seed: int, stage3_train: Path) -> Path:
     """shipped_held_out minus every row sharing a premise or hypothesis with stage 3's file."""
-    seen: set[str] = set()
-    for _, row in read_jsonl(stage3_train):
-        seen.update((row["premise"], row["hypothesis"]))
-    kept = [row for _, row in read_jsonl(shipped_held_out(data, work, seed))
-            if row["premise"] not in seen and row["hypothesis"] not in seen]
-    return write_jsonl(work / f"{stage3_train.stem}-held-out.jsonl", kept)
+    return without_rows_of(shipped_held_out(data, work, seed), [stage3_train], work / f"{stage3_train.stem}-held-out.jsonl")
 
 
-def judge(model_dir: Path, data: Path, held_out: Path) -> dict[str, Any]:
+def judge(model_dir: Path, data: Path, held_out: Path, support_veto: Any = "auto") -> dict[str, Any]:
     import numpy as np
 
     from smallrag.core.stats import auroc
@@ -162,7 +146,7 @@ def judge(model_dir: Path, data: Path, held_out: Path) -> dict[str, Any]:
     from smallrag.verifiers.nli_verifier import NLIVerifier
 
     model = HFNLIModel(model_dir)
-    verifier = NLIVerifier(model, calibration=None, progress=False)
+    verifier = NLIVerifier(model, calibration=None, support_veto=support_veto, progress=False)
     records, _ = load_halueval(data, None, lines=CALIBRATION_RECORDS)
     answers, evidence, questions, labels, matched = qa_answers(records)
     raw = np.array([raw_score(v) for v in verifier.verify_batch(answers, evidence, questions=questions)])
@@ -173,11 +157,12 @@ def judge(model_dir: Path, data: Path, held_out: Path) -> dict[str, Any]:
                   for source in sorted({r["source"] for r in rows})}
     photosynthesis = (REPO / "data" / "sample" / "photosynthesis.md").read_text(encoding="utf-8")
     joined = verifier.verify(JOINED_CLAIM, [photosynthesis], question=PHOTOSYNTHESIS_QUESTION)
-    eiffel = verifier.verify(EIFFEL_ANSWER, EIFFEL_EVIDENCE, question="Tell me about the tower and the tyre.")
+    eiffel = verifier.verify(EIFFEL_ANSWER, EIFFEL_EVIDENCE, question=EIFFEL_QUESTION)
     eiffel_raw = min(v.p_entail_all for v in eiffel.verdicts)
     calibration = Calibration.fit(raw, labels, method="isotonic")
     return {
         "model": str(model_dir),
+        "support_veto": str(verifier.support_veto),
         "halueval_7000_7999_auroc": round(auroc(raw, labels), 4),
         "halueval_7000_7999_auroc_length_matched": round(auroc(raw[matched], labels[matched]), 4),
         "held_out_pairs": len(rows),
@@ -188,37 +173,6 @@ def judge(model_dir: Path, data: Path, held_out: Path) -> dict[str, Any]:
         "eiffel_weakest_raw_entailment": round(eiffel_raw, 4),
         "eiffel_calibrated_confidence": round(float(calibration(eiffel_raw)), 4),
     }
-
-
-def interpolate(base: Path, candidate: Path, alpha: float, out: Path) -> Path:
-    """A model folder whose weights are (1 - alpha) * base + alpha * candidate (fp16 on disk, mixed
-    in fp32), with the candidate's config, tokenizer and card (the card records the mix)."""
-    import shutil
-
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    from smallrag.core.atomic import atomic_folder
-
-    a, b = load_file(base / "model.safetensors"), load_file(candidate / "model.safetensors")
-    if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
-        raise SystemExit(f"--base {base} and the candidate {candidate} have different weights (names or shapes); "
-                         "interpolate only a candidate trained from --base")
-    mixed = {k: (((1 - alpha) * a[k].float() + alpha * b[k].float()).to(b[k].dtype)
-                 if torch.is_floating_point(b[k]) else b[k]) for k in b}
-    card = json.loads((candidate / "card.json").read_text(encoding="utf-8"))
-    card["interpolation"] = {"alpha": alpha, "base": str(base), "candidate": str(candidate),
-                             "rule": "(1 - alpha) * base + alpha * candidate, per tensor, in fp32"}
-    with atomic_folder(out) as tmp:
-        for path in candidate.iterdir():
-            if path.is_file() and path.name not in {"model.safetensors", "card.json", "calibration.json",
-                                                    "README.md"}:  # its README describes a plain fine-tune
-                shutil.copy2(path, tmp / path.name)
-        save_file(mixed, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        for path in tmp.iterdir():
-            path.chmod(0o644)
-    return out
 
 
 def parse_mix(text: str) -> list[float]:
@@ -257,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--base", type=Path, default=REPO / "verifiers" / "models" / "nli-minilm-l6",
-                        help="the weights stage 3 continues from (default: the shipped NLI model)")
+                        help="the weights stage 3 continues from (default: the shipped NLI model; the "
+                             "documented runs continued from stage 2, which shipped until the stage-3 mix "
+                             "did: train_defaults.py --only nli leaves it in WORK_DIR/nli-stage2)")
     parser.add_argument("--work-dir", type=Path, default=Path.home() / ".cache" / "smallrag" / "nli-stage3")
     parser.add_argument("--out", type=Path, default=None, help="where the candidate goes (default: in --work-dir)")
     parser.add_argument("--replay", type=int, default=12000)
@@ -271,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
                         "(1 - a) * base + a * candidate for each (default: none)")
     parser.add_argument("--judge-only", type=Path, default=None, metavar="MODEL_DIR",
                         help="no training: judge MODEL_DIR as the candidate")
+    parser.add_argument("--support-veto", type=float, default=None, metavar="T",
+                        help="judge every model's labels with the support veto SupportVeto(T, W) "
+                             "(default: each model card's own, none for a card without one)")
+    parser.add_argument("--support-veto-below", type=float, default=1.0, metavar="W",
+                        help="with --support-veto: veto only a support weaker than W (default 1: any)")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         raise SystemExit(f"--data {args.data} is not a folder; pass the shared data folder (../shared/data)")
@@ -281,6 +242,13 @@ def main(argv: list[str] | None = None) -> int:
         if value < 0:
             raise SystemExit(f"{flag} {value} is negative; pass a count >= 0")
     alphas = parse_mix(args.mix)
+    if args.support_veto is not None and not 0 <= args.support_veto <= 1:
+        raise SystemExit(f"--support-veto {args.support_veto} is outside [0, 1]; pass a probability such as 0.5")
+    if not 0 < args.support_veto_below <= 1:
+        raise SystemExit(f"--support-veto-below {args.support_veto_below} is outside (0, 1]; pass e.g. 0.8")
+    from smallrag.verifiers.nli_verifier import SupportVeto
+
+    veto = "auto" if args.support_veto is None else SupportVeto(args.support_veto, args.support_veto_below)
     for flag, folder in (("--base", args.base), ("--judge-only", args.judge_only)):  # before any data or training
         if folder is not None and not (folder / "config.json").is_file():
             raise SystemExit(f"{flag} {folder} is not a model folder (no config.json); pass an NLI model folder")
@@ -319,15 +287,15 @@ def main(argv: list[str] | None = None) -> int:
                             on_epoch=lambda entry: print(f"stage 3 {epoch_summary(entry)}", flush=True),
                             command=[sys.executable, *sys.argv])
         seconds = round(time.perf_counter() - started, 1)
-    base = judge(args.base, args.data, held_out)
-    candidate = judge(candidate_dir, args.data, held_out)
+    base = judge(args.base, args.data, held_out, veto)
+    candidate = judge(candidate_dir, args.data, held_out, veto)
     checks = rule(base, candidate)
     guards = regressions(candidate)
     ships = all(checks.values()) and all(guards.values())
     mixes = []
     for alpha in alphas:
-        mixed_dir = interpolate(args.base, candidate_dir, alpha, args.work_dir / f"{candidate_dir.name}-mix{alpha:g}")
-        figures = judge(mixed_dir, args.data, held_out)
+        mixed_dir = interpolate_weights(args.base, candidate_dir, alpha, args.work_dir / f"{candidate_dir.name}-mix{alpha:g}")
+        figures = judge(mixed_dir, args.data, held_out, veto)
         mixes.append({"alpha": alpha, "figures": figures, "rule": rule(base, figures),
                       "regressions": regressions(figures)})
     # the candidate itself is a = 1: it takes precedence when it passes
@@ -345,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     for m in mixes:
         print(f"mix {m['alpha']:g}: rule {m['rule']}; regressions {m['regressions']}")
     print(json.dumps({"benchmark": "nli_stage3", "replay": args.replay, "other_per_kind": args.other_per_kind,
-                      "in_document_swaps": args.in_document_swaps,
+                      "in_document_swaps": args.in_document_swaps, "support_veto": str(veto),
                       "data": {k: str(v) for k, v in built.items()}, "train_seconds": seconds, "base": base,
                       "candidate": candidate, "rule": checks, "rule_passes": all(checks.values()),
                       "regressions": guards, "regressions_pass": all(guards.values()),

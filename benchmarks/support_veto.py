@@ -1,12 +1,11 @@
-"""Would a block's own strong contradiction veto its weak support? A lead for the NLI label rule,
-measured on training-side data only (nothing is chosen or shipped from it).
+"""Which support veto t should the NLI label rule use? Chosen on training-side data only.
 
-Why: verifiers.nli_verifier.label_claim lets a block support a claim when entailment is the most
-likely class in the block's most entailing window, whatever its other windows say (an unrelated
-window of a long block tends to "contradict" any claim). So in "Plants release oxygen during
-photosynthesis, and it comes from carbon dioxide." a window at entailment 0.5 outweighs another
-window of the same block at contradiction 0.96, and NLI stage-3 candidates read the false half as
-supported (docs/verification.md#stage-3-not-shipped).
+Why: without a veto, verifiers.nli_verifier.supports lets a block support a claim when entailment
+is the most likely class in the block's most entailing window, whatever its other windows say (an
+unrelated window of a long block tends to "contradict" any claim). So in "Plants release oxygen
+during photosynthesis, and it comes from carbon dioxide." a window at entailment 0.5 outweighs
+another window of the same block at contradiction 0.96, and NLI stage-3 models read the false half
+as supported (docs/verification.md#stage-3-shipped-as-a-mix-with-the-veto).
 
 What: per model, each pair's three numbers from HFNLIModel (the most entailing window's entailment
 and neutral, the block's maximum contradiction over windows), labelled "supported" by
@@ -18,6 +17,15 @@ Reported: the share read as supported of HaluEval-QA 7,000-7,999 right and hallu
 of true and not-true pairs of the held-out slices no stage trained on (train_defaults.shipped_held_out),
 and the photosynthesis sentence's two parts (the false part is sent as the whole sentence, as
 split_claims sends a part that starts with a pronoun).
+
+The vetoes tried: SupportVeto(t, w) for t in THRESHOLDS and w in BELOW (veto only a support
+weaker than w; w = 1 vetoes any). The choice, per model, by a rule fixed before any figure was
+read: the veto with the highest mean over the sources (HaluEval, and each held-out source) of
+(true supported - not-true supported), among those that pass both checks: the photosynthesis
+sentence (true part supported, false part not) and the clean Eiffel answer (both claims
+supported by their blocks, as tests/verifiers/test_verify_integration.py requires); ties go to
+the milder veto (larger t, then smaller w). The shipped card's veto is this choice for the
+shipped model (benchmarks/train_defaults.py NLI_STAGE3).
 
 Ends with ONE JSON line. Usage:
   HF_HUB_OFFLINE=1 python benchmarks/support_veto.py [--model DIR ...] [--work-dir DIR]
@@ -32,30 +40,51 @@ from pathlib import Path
 from typing import Any, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nli_stage3 import JOINED_CLAIM, PHOTOSYNTHESIS_QUESTION  # noqa: E402  (same folder)
+from nli_stage3 import (EIFFEL_ANSWER, EIFFEL_EVIDENCE, EIFFEL_QUESTION, JOINED_CLAIM,  # noqa: E402  (same folder)
+                        PHOTOSYNTHESIS_QUESTION)
 from train_defaults import CALIBRATION_RECORDS, DEFAULT_DATA, REPO, load_halueval, shipped_held_out  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from smallrag.core.jsonl import read_jsonl  # noqa: E402
-from smallrag.verifiers.claims import claim_hypothesis  # noqa: E402
-from smallrag.verifiers.nli_verifier import supports  # noqa: E402
+from smallrag.verifiers.claims import claim_hypothesis, fit_to_model, split_claims  # noqa: E402
+from smallrag.verifiers.nli_verifier import SupportVeto, supports  # noqa: E402
 
 THRESHOLDS = (0.0, 0.5, 0.8, 0.9, 0.95)
+BELOW = (0.6, 0.7, 0.8, 0.9, 1.0)  # veto only a support weaker than this (1.0: any)
 TRUE_PART = "Plants release oxygen during photosynthesis"
 
 
-def supported(probs: np.ndarray, veto_at: float | None) -> np.ndarray:
-    """Which rows read as supported: the current rule, or it with the block's contradiction veto."""
-    current = np.array([supports(float(e), float(n)) for e, n in probs[:, :2]], dtype=bool)
-    if veto_at is None:
-        return current
-    entail, contradict = probs[:, 0], probs[:, 2]
-    return current & ~((contradict >= veto_at) & (contradict > entail))
+VETOES = tuple(SupportVeto(t, w) for t in THRESHOLDS for w in BELOW)
+
+
+def supported(probs: np.ndarray, veto: SupportVeto | None) -> np.ndarray:
+    """Which rows read as supported: the plain rule (None), or it with the block's contradiction veto."""
+    return np.array([supports(float(e), float(n), float(c), veto) for e, n, c in probs], dtype=bool)
+
+
+def choose_veto(shares_by_rule: dict[str, dict[str, float | None]]) -> dict[str, float] | None:
+    """The module doc's rule: the best veto by mean (true - not-true supported) over the sources,
+    among those passing both checks; None when none passes."""
+    def score(figures: dict[str, float | None]) -> float:
+        gaps = [figures["halueval_right"] - figures["halueval_hallucinated"]]
+        gaps += [figures[k] - figures[k[:-len("_true")] + "_not_true"] for k in figures
+                 if k.endswith("_true") and not k.endswith("_not_true") and not k.startswith(("photosynthesis", "eiffel"))
+                 and figures[k] is not None and figures[k[:-len("_true")] + "_not_true"] is not None]
+        return float(np.mean(gaps))
+
+    passing = [(score(shares_by_rule[f"veto({v})"]), v.at, -v.below) for v in VETOES
+               if shares_by_rule[f"veto({v})"]["photosynthesis_joined_false_part"] == 0.0
+               and shares_by_rule[f"veto({v})"]["photosynthesis_true_part"] == 1.0
+               and shares_by_rule[f"veto({v})"]["eiffel_clean_claims"] == 1.0]
+    if not passing:
+        return None
+    _, at, below = max(passing)  # the higher score, then the milder veto: larger t, then smaller w
+    return {"at": at, "below": -below}
 
 
 def shares(probs: np.ndarray, groups: dict[str, Sequence[int]]) -> dict[str, dict[str, float]]:
-    rules = {"current": None, **{f"veto({t:g})": t for t in THRESHOLDS}}
+    rules = {"current": None, **{f"veto({v})": v for v in VETOES}}
     return {name: {group: round(float(supported(probs[list(idx)], t).mean()), 4) if len(idx) else None
                    for group, idx in groups.items()} for name, t in rules.items()}
 
@@ -83,9 +112,14 @@ def measure(model_dir: Path, data: Path, held_out: Path) -> dict[str, Any]:
     groups["photosynthesis_true_part"] = [len(pairs) + 1]
     pairs += [(photosynthesis, claim_hypothesis(JOINED_CLAIM, PHOTOSYNTHESIS_QUESTION)),
               (photosynthesis, claim_hypothesis(TRUE_PART, PHOTOSYNTHESIS_QUESTION))]
+    # the clean Eiffel answer's two claims against their own blocks, as NLIVerifier sends them
+    claims, read_with = fit_to_model(split_claims(EIFFEL_ANSWER), model, EIFFEL_QUESTION)
+    groups["eiffel_clean_claims"] = [len(pairs), len(pairs) + 1]
+    pairs += [(block, claim_hypothesis(c.text, read_with)) for block, c in zip(EIFFEL_EVIDENCE, claims)]
     probs = model.predict(pairs, batch_size=64)
-    return {"model": str(model_dir), "pairs": len(pairs), "supported_share": shares(probs, groups),
-            "photosynthesis_probs": probs[-2:].round(4).tolist()}
+    figures = shares(probs, groups)
+    return {"model": str(model_dir), "pairs": len(pairs), "supported_share": figures,
+            "check_probs": probs[-4:].round(4).tolist(), "chosen_support_veto": choose_veto(figures)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         print(result["model"])
         for rule, figures in result["supported_share"].items():
             print(f"  {rule:>10}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
-    print(json.dumps({"benchmark": "support_veto", "held_out": str(held_out), "thresholds": THRESHOLDS,
+        print(f"  chosen support veto: {result['chosen_support_veto']}")
+    print(json.dumps({"benchmark": "support_veto", "held_out": str(held_out), "thresholds": THRESHOLDS, "below": BELOW,
                       "models": results}))
     return 0
 

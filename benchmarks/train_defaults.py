@@ -28,6 +28,10 @@ NLI (verifiers/models/nli-minilm-l6/; entailment / neutral / contradiction)
   FactCC (Kryscinski et al., 2020) builds its negatives by entity and number swaps; and the
   knowledge sentence against the BM25-nearest other passage that lacks the answer (neutral,
   sentence-shaped: a block on the same subject that says nothing about the claim).
+- Stage 2 (NLI_STAGE2) continues from stage 1 on more HaluEval pairs with a replay of the broad
+  data; stage 3 (NLI_STAGE3) continues from stage 2 on every right/hallucinated HaluEval pair of
+  records 0-6,999 with a replay. What ships is a weight-space mix of stages 2 and 3, with the label
+  rule's support veto written into its card (see NLI_STAGE3).
 - Evaluated once at the end: SNLI dev accuracy, and right-vs-hallucinated separation on the
   held-out HaluEval 7,000-7,999 (both through smallrag.verifiers.nli.HFNLIModel on the saved fp16 folder).
 
@@ -52,6 +56,7 @@ Ends with ONE JSON line holding every figure.
 
 Usage:  HF_HUB_OFFLINE=1 python benchmarks/train_defaults.py [--only nli|reranker] [--out-dir DIR]
         [--work-dir DIR] [--epochs N] [--max-minutes M] [--threads 2] [--seed 0]
+        [--from-stage1 DIR | --from-stage2 DIR]   # nli: continue from an earlier stage's folder
         python benchmarks/train_defaults.py --eval-only     # evaluate the shipped folders, no training
 """
 
@@ -104,6 +109,18 @@ NLI_HALUEVAL_PER_KIND = 650
 # claims back in, with a replay of the broad data.
 NLI_STAGE2 = {"halueval_per_kind": 1500, "replay": 6000, "epochs": 1, "learning_rate": 2e-5, "batch_size": 32,
               "max_length": 128, "max_minutes": 35.0}
+# NLI stage 3 (continues from stage 2; benchmarks/nli_stage3.py, docs/verification.md#stage-3-shipped-as-a-mix-with-the-veto):
+# after stage 2, HaluEval 7,000-7,999 still separated length-matched right and hallucinated
+# answers at only 0.895 AUROC. Stage 3 trains one epoch on every right and hallucinated pair of
+# records 0-6,999 (the two answers to one question, so length and shape cannot tell them apart),
+# "other_per_kind" pairs of each other HaluEval kind and a replay of stage 1's broad pairs. What
+# ships is the weight-space mix (1 - mix) * stage 2 + mix * stage 3 (WiSE-FT), and the label rule
+# gets a support veto (verifiers/nli_verifier.supports), written into the card: both chosen on
+# training-side data only (benchmarks/nli_stage3.py --support-veto, benchmarks/support_veto.py).
+NLI_STAGE3 = {"replay": 12000, "other_per_kind": 500, "epochs": 1, "learning_rate": 2e-5, "batch_size": 32,
+              "max_length": 128, "max_minutes": 45.0, "mix": 0.75, "support_veto": 0.0,
+              "support_veto_below": 0.8}
+NLI_STAGE3_FOCUS_KINDS = ("right", "hallucinated")
 # Reranker data (issue 15: broader than HaluEval's short questions): questions per source, each
 # with its passage and up to two hard negatives (BM25 and dense) where the source has a corpus.
 RERANKER_MIX = {"halueval": 3000, "qnli": 3000, "fever": 2500}
@@ -370,18 +387,82 @@ def build_nli_stage2_files(data: Path, work: Path, seed: int) -> dict[str, Any]:
             "replay_pairs": len(train) - len(halueval), "halueval_kinds": built["halueval_kinds"], "labels": labels}
 
 
+def build_nli_stage3_file(data: Path, work: Path, seed: int, replay: int = NLI_STAGE3["replay"],
+                          other_per_kind: int = NLI_STAGE3["other_per_kind"], extra: Sequence[dict] = (),
+                          name: str = "nli-stage3") -> dict[str, Any]:
+    """Stage 3 of the NLI recipe: every HaluEval pair of the focus kinds (records 0-6,999), a
+    seeded sample of `other_per_kind` of each other kind, the `extra` rows (experiments), and a
+    replay of `replay` stage-1 non-HaluEval training pairs (so none of its held-out rows)."""
+    stage1 = build_nli_files(data, work, seed)
+    everything = build_nli_files(data, work / "stage3", seed, per_kind=10**9)
+    rows = [r for _, r in read_jsonl(everything["train"]) if r["source"].startswith("halueval:")]
+    rng = random.Random(seed + 2)
+    focus = [r for r in rows if r["kind"] in NLI_STAGE3_FOCUS_KINDS]
+    other: list[dict] = []
+    for kind in sorted({r["kind"] for r in rows} - set(NLI_STAGE3_FOCUS_KINDS)):
+        of_kind = [r for r in rows if r["kind"] == kind]
+        other += rng.sample(of_kind, min(other_per_kind, len(of_kind)))
+    broad = [r for _, r in read_jsonl(stage1["train"]) if not r["source"].startswith("halueval:")]
+    train = focus + other + list(extra) + rng.sample(broad, min(replay, len(broad)))
+    rng.shuffle(train)
+    return {"train": write_jsonl(work / f"{name}-train.jsonl", train), "pairs": len(train),
+            "focus_pairs": len(focus), "other_halueval_pairs": len(other), "in_document_swaps": len(extra),
+            "replay_pairs": len(train) - len(focus) - len(other) - len(extra)}
+
+
+def without_rows_of(held_out: Path, train: Sequence[Path], out: Path) -> Path:
+    """`held_out`'s rows minus every row sharing a premise or hypothesis with a `train` file
+    (FEVER is held out by claim, SNLI by premise: either shared text counts)."""
+    seen: set[str] = set()
+    for path in train:
+        for _, row in read_jsonl(path):
+            seen.update((row["premise"], row["hypothesis"]))
+    kept = [row for _, row in read_jsonl(held_out) if row["premise"] not in seen and row["hypothesis"] not in seen]
+    return write_jsonl(out, kept)
+
+
 def shipped_held_out(data: Path, work: Path, seed: int = 0) -> Path:
-    """The held-out rows the shipped NLI model (stage 1, then stage 2) was trained on in neither
-    stage: stage 1's held-out file minus every row whose premise or hypothesis is in stage 2's
-    training file (FEVER is held out by claim, SNLI by premise: either shared text counts)."""
+    """The held-out rows the shipped NLI model (stages 1, 2 and 3) was trained on in no stage:
+    stage 1's held-out file minus every row sharing text with stage 2's or stage 3's training file."""
     stage1 = build_nli_files(data, work, seed)
     stage2 = build_nli_stage2_files(data, work, seed)
-    seen: set[str] = set()
-    for _, row in read_jsonl(stage2["train"]):
-        seen.update((row["premise"], row["hypothesis"]))
-    kept = [row for _, row in read_jsonl(stage1["eval"])
-            if row["premise"] not in seen and row["hypothesis"] not in seen]
-    return write_jsonl(work / "nli-held-out-both-stages.jsonl", kept)
+    stage3 = build_nli_stage3_file(data, work, seed)
+    return without_rows_of(stage1["eval"], [stage2["train"], stage3["train"]], work / "nli-held-out-all-stages.jsonl")
+
+
+def interpolate_weights(base: Path, candidate: Path, alpha: float, out: Path, card_extra: dict | None = None) -> Path:
+    """A model folder whose weights are (1 - alpha) * base + alpha * candidate (WiSE-FT, Wortsman
+    et al. 2022; stored in the candidate's dtype, mixed in fp32), with the candidate's config,
+    tokenizer and card; the card records the mix, and `card_extra`'s keys are added to it."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from smallrag.core.atomic import atomic_folder
+    from smallrag.verifiers.train import render_card
+
+    a, b = load_file(base / "model.safetensors"), load_file(candidate / "model.safetensors")
+    if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
+        raise SystemExit(f"{base} and {candidate} have different weights (names or shapes); "
+                         "interpolate only a candidate trained from that base")
+    mixed = {k: (((1 - alpha) * a[k].float() + alpha * b[k].float()).to(b[k].dtype)
+                 if torch.is_floating_point(b[k]) else b[k]) for k in b}
+    card = json.loads((candidate / "card.json").read_text(encoding="utf-8"))
+    card["interpolation"] = {"alpha": alpha, "base": str(base), "candidate": str(candidate),
+                             "rule": "(1 - alpha) * base + alpha * candidate, per tensor, in fp32"}
+    card.update(card_extra or {})
+    with atomic_folder(out) as tmp:
+        for path in candidate.iterdir():
+            if path.is_file() and path.name not in {"model.safetensors", "card.json", "calibration.json",
+                                                    "README.md"}:  # README.md: rendered from the new card
+                shutil.copy2(path, tmp / path.name)
+        save_file(mixed, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (tmp / "README.md").write_text(render_card(card), encoding="utf-8")
+        for path in tmp.iterdir():
+            path.chmod(0o644)
+    return out
 
 
 # -- reranker data ---------------------------------------------------------------------------
@@ -700,6 +781,59 @@ def git_commit() -> str | None:
         return None
 
 
+def train_nli_stages(args: argparse.Namespace, built: dict[str, Any], recipe: dict[str, Any],
+                     out: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """The NLI recipe's three stages in the work folder (stage 1 on `built`; NLI_STAGE2; NLI_STAGE3),
+    then the mix of stages 2 and 3 with the support veto in its card, published in `out`. Returns
+    stage 3's training result, data and recipe (with the mix and the veto)."""
+    from smallrag.verifiers.train import epoch_summary, train_cross_encoder
+
+    def stage(n: int, data: dict[str, Any], folder: Path, eval_file: Path, hyper: dict[str, Any]) -> Any:
+        return train_cross_encoder("nli", data["train"], eval_file=eval_file, out=folder, seed=args.seed,
+                                   progress=not args.quiet, command=[sys.executable, *sys.argv],
+                                   on_epoch=lambda entry: print(f"nli stage {n} {epoch_summary(entry)}", flush=True),
+                                   **hyper)
+
+    smoke = {"max_steps": args.max_steps} if args.max_steps is not None else {}  # --max-steps caps every stage
+    stage1, stage2 = args.work_dir / "nli-stage1", args.work_dir / "nli-stage2"
+    if args.from_stage2 is not None:
+        stage2 = args.from_stage2
+        print(f"nli: stages 1 and 2 taken from {stage2} (trained by this recipe earlier)", flush=True)
+    else:
+        if args.from_stage1 is not None:
+            stage1 = args.from_stage1
+            print(f"nli: stage 1 taken from {stage1} (trained by this recipe earlier)", flush=True)
+        else:
+            stage(1, built, stage1, built["eval"], recipe)
+        built = build_nli_stage2_files(args.data, args.work_dir, args.seed)
+        hyper = {k: NLI_STAGE2[k] for k in ("epochs", "learning_rate", "batch_size", "max_length", "max_minutes")}
+        print(f"nli stage 2: {built['train_pairs']} pairs ({built['halueval_pairs']} HaluEval, "
+              f"{built['replay_pairs']} replay) from {stage1}, recipe {hyper}", flush=True)
+        stage(2, built, stage2, built["eval"], {**hyper, **smoke, "base": stage1})
+    built = build_nli_stage3_file(args.data, args.work_dir, args.seed)
+    held_out = without_rows_of(shipped_held_out(args.data, args.work_dir, args.seed), [built["train"]],
+                               args.work_dir / "nli-stage3-held-out.jsonl")
+    hyper = {k: NLI_STAGE3[k] for k in ("epochs", "learning_rate", "batch_size", "max_length", "max_minutes")}
+    print(f"nli stage 3: {built['pairs']} pairs ({built['focus_pairs']} right/hallucinated, "
+          f"{built['other_halueval_pairs']} other HaluEval, {built['replay_pairs']} replay) from {stage2}, "
+          f"recipe {hyper}", flush=True)
+    stage3 = args.work_dir / "nli-stage3"
+    result = stage(3, built, stage3, held_out, {**hyper, **smoke, "base": stage2})
+    publish_nli_mix(stage2, stage3, out)
+    return result, {**built, "eval": held_out}, {**hyper, "base": stage2, "mix": NLI_STAGE3["mix"],
+                                                "support_veto": NLI_STAGE3["support_veto"],
+                                                "support_veto_below": NLI_STAGE3["support_veto_below"]}
+
+
+def publish_nli_mix(stage2: Path, stage3: Path, out: Path) -> Path:
+    """The shipped NLI folder: NLI_STAGE3's mix of the two stages, its card's "decision" holding
+    the support veto (read by smallrag.verifiers.nli_verifier.card_support_veto)."""
+    decision = {"support_veto": NLI_STAGE3["support_veto"], "support_veto_below": NLI_STAGE3["support_veto_below"],
+                "chosen_by": "benchmarks/support_veto.py, on training-side data "
+                             "(docs/verification.md#the-support-veto)"}
+    return interpolate_weights(stage2, stage3, NLI_STAGE3["mix"], out, {"decision": decision})
+
+
 def train_task(task: str, args: argparse.Namespace, built: dict[str, Any]) -> dict[str, Any]:
     from smallrag.verifiers.train import epoch_summary, train_cross_encoder
 
@@ -710,25 +844,13 @@ def train_task(task: str, args: argparse.Namespace, built: dict[str, Any]) -> di
     out = args.out_dir / OUT_NAMES[task]
     print(f"{task}: training on {built['train_pairs']} pairs, eval {built['eval_pairs']}, recipe {recipe}",
           flush=True)
-    if task == "nli":  # two stages (see NLI_STAGE2): the first writes into the work folder
-        stage1 = args.work_dir / "nli-stage1"
-        if args.from_stage1 is not None:
-            stage1 = args.from_stage1
-            print(f"nli: stage 1 taken from {stage1} (trained by this recipe earlier)", flush=True)
-        else:
-            train_cross_encoder(task, built["train"], eval_file=built["eval"], out=stage1, seed=args.seed,
-                                progress=not args.quiet, command=[sys.executable, *sys.argv],
-                                on_epoch=lambda entry: print(f"nli stage 1 {epoch_summary(entry)}", flush=True),
-                                **recipe)
-        built = build_nli_stage2_files(args.data, args.work_dir, args.seed)
-        recipe = {k: NLI_STAGE2[k] for k in ("epochs", "learning_rate", "batch_size", "max_length", "max_minutes")}
-        print(f"nli stage 2: {built['train_pairs']} pairs ({built['halueval_pairs']} HaluEval, "
-              f"{built['replay_pairs']} replay) from {stage1}, recipe {recipe}", flush=True)
-        recipe["base"] = stage1
-    result = train_cross_encoder(
-        task, built["train"], eval_file=built["eval"], out=out, seed=args.seed, progress=not args.quiet,
-        on_epoch=lambda entry: print(f"{task} {epoch_summary(entry)}", flush=True),
-        command=[sys.executable, *sys.argv], **recipe)
+    if task == "nli":
+        result, built, recipe = train_nli_stages(args, built, recipe, out)
+    else:
+        result = train_cross_encoder(
+            task, built["train"], eval_file=built["eval"], out=out, seed=args.seed, progress=not args.quiet,
+            on_epoch=lambda entry: print(f"{task} {epoch_summary(entry)}", flush=True),
+            command=[sys.executable, *sys.argv], **recipe)
     recipe["base"] = str(recipe.get("base", "all-MiniLM-L6-v2"))
     card = result.card
     figures = {
@@ -767,6 +889,8 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--from-stage1", type=Path, default=None, metavar="MODEL_DIR",
                         help="nli: skip stage 1 and continue from this stage-1 folder")
+    parser.add_argument("--from-stage2", type=Path, default=None, metavar="MODEL_DIR",
+                        help="nli: skip stages 1 and 2 and continue from this stage-2 folder")
     parser.add_argument("--held-out-analysis", type=Path, default=None, metavar="MODEL_DIR",
                         help="no training: analyse MODEL_DIR on the held-out training slices (rebuilt in --work-dir)")
     args = parser.parse_args()

@@ -87,8 +87,12 @@ class FactualityGrader(UsesNLIModel):
     the model loads on first use."""
 
     def __init__(self, nli: NLIModel | str | Path | None = None, *, contextualize: bool = True,
-                 contradiction_threshold: float = 0.5, batch_size: int = 32, progress: bool = False) -> None:
+                 contradiction_threshold: float = 0.5, support_veto: float | str | None = "auto",
+                 batch_size: int = 32, progress: bool = False) -> None:
+        from smallrag.verifiers.nli_verifier import check_support_veto
+
         check_number("contradiction_threshold", contradiction_threshold, above=0.0, maximum=1.0, expected="in (0, 1]")
+        self._support_veto_spec = check_support_veto(support_veto)
         check_int("batch_size", batch_size, minimum=1, expected="a positive whole number")
         self._set_nli_model(nli)
         self.contextualize = contextualize
@@ -97,12 +101,20 @@ class FactualityGrader(UsesNLIModel):
         self.progress = progress
 
     @property
+    def support_veto(self) -> float | None:
+        """The label rule's support veto, as NLIVerifier reads it ("auto": the model card's)."""
+        from smallrag.verifiers.nli_verifier import resolve_support_veto
+
+        self._support_veto_spec = resolve_support_veto(self._support_veto_spec, self.model)
+        return self._support_veto_spec  # type: ignore[return-value]
+
+    @property
     def signature(self) -> str:
         from smallrag.eval.signature import nli_signature
 
         return nli_signature("factuality", self.model, [
             ("aggregate", AGGREGATE), ("contextualize", self.contextualize),
-            ("contradiction_threshold", self.contradiction_threshold)])
+            ("contradiction_threshold", self.contradiction_threshold), ("support_veto", self.support_veto)])
 
     def score(self, answers: Sequence[str], contexts: Sequence[str | Sequence[str]],
               questions: Sequence[str | None] | None = None) -> FactualityResult:
@@ -152,7 +164,8 @@ class FactualityGrader(UsesNLIModel):
                 best = int(np.argmax(block_probs[:, 0]))
                 entail, neutral = float(block_probs[best, 0]), float(block_probs[best, 1])
                 contradict = float(block_probs[:, 2].max())
-                label = label_claim(entail, neutral, contradict, self.contradiction_threshold)
+                label = label_claim(entail, neutral, contradict, self.contradiction_threshold,
+                                    p_contradict_best=float(block_probs[best, 2]), veto=self.support_veto)
                 scored.append(SentenceScore(text, hypothesis, entail, contradict, label == CONTRADICTED))
             per_answer.append(tuple(scored))
         scores = tuple(float(np.mean([s.p_entail for s in answer])) for answer in per_answer)

@@ -4,7 +4,11 @@ Per claim: entailment and contradiction against the blocks it cites, and against
 The label is judged on all the evidence (is the statement backed by what was retrieved?);
 citation problems are flags. A claim is
 - supported when some block supports it: in that block's most entailing window (a sentence or
-  a run of adjacent sentences), entailment is the most likely class. Every supporting block,
+  a run of adjacent sentences), entailment is the most likely class, and, when the model's card
+  sets a support veto, the block's strongest contradiction over its windows does not veto that
+  weak entailment (SupportVeto: a block that states the opposite of half a joined claim does not
+  also back it: "…, and it comes from carbon dioxide" against a passage naming both gases,
+  docs/verification.md#the-support-veto). Every supporting block,
   best first, becomes an EvidenceSpan of the verdict (the window's characters), from the same
   NLI pass, so evidence-backed citations cost no second pass;
 - contradicted otherwise, when the blocks it cites (all blocks, if it cites none) contradict it
@@ -19,10 +23,12 @@ claim is); `confidence` maps it through the calibration stored beside the model.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -67,24 +73,86 @@ def evidence_blocks(evidence: Evidence) -> list[tuple[str, Chunk | None]]:
     return blocks
 
 
-def supports(p_entail: float, p_neutral: float) -> bool:
-    """Whether entailment is the most likely class in a window (its contradiction is what the
-    window's probabilities leave: 1 - entail - neutral)."""
-    return p_entail >= p_neutral and p_entail >= 1.0 - p_entail - p_neutral
+@dataclass(frozen=True)
+class SupportVeto:
+    """When a block's own contradiction vetoes its support: the block's strongest contradiction
+    over its windows is >= `at` and above the supporting window's entailment, and that entailment
+    is below `below` (a weak support; 1.0: any support)."""
+
+    at: float
+    below: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_number("support_veto.at", self.at, minimum=0.0, maximum=1.0, expected="in [0, 1]")
+        check_number("support_veto.below", self.below, above=0.0, maximum=1.0, expected="in (0, 1] (1: any support)")
+
+    def vetoes(self, p_entail: float, p_contradict_block: float) -> bool:
+        return p_contradict_block >= self.at and p_contradict_block > p_entail and p_entail < self.below
+
+    def __str__(self) -> str:  # signatures: no ':' and short
+        return f"{self.at:g}" + (f"<{self.below:g}" if self.below < 1.0 else "")
+
+
+def supports(p_entail: float, p_neutral: float, p_contradict_block: float = 0.0,
+             veto: SupportVeto | None = None) -> bool:
+    """Whether a block supports a claim: entailment is the most likely class in its most entailing
+    window (whose contradiction is what its probabilities leave: 1 - entail - neutral), and no
+    `veto` fires on the block's strongest contradiction over all its windows. Without a veto only
+    the best window counts, because an unrelated window of a long block tends to "contradict" any
+    claim; the veto keeps a block's own strong contradiction from being outweighed by a weak support."""
+    if not (p_entail >= p_neutral and p_entail >= 1.0 - p_entail - p_neutral):
+        return False
+    return veto is None or not veto.vetoes(p_entail, p_contradict_block)
 
 
 def label_claim(p_entail_best: float, p_neutral_best: float, p_contradict_ref: float,
-                contradiction_threshold: float) -> str:
-    """Supported when entailment is the most likely class in the window that entails most (its
-    contradiction is what its probabilities leave: 1 - entail - neutral); else contradicted when
-    the reference blocks contradict with at least the threshold; else unsupported. The best
-    window's own contradiction is used for "supported", not the maximum over windows, because
-    an unrelated window of a long block tends to "contradict" any claim."""
-    if supports(p_entail_best, p_neutral_best):
+                contradiction_threshold: float, *, p_contradict_best: float = 0.0,
+                veto: SupportVeto | None = None) -> str:
+    """Supported when the block whose window entails most supports the claim (`supports`, with
+    that block's strongest contradiction `p_contradict_best` and the `veto`); else contradicted
+    when the reference blocks contradict with at least the threshold; else unsupported."""
+    if supports(p_entail_best, p_neutral_best, p_contradict_best, veto):
         return SUPPORTED
     if p_contradict_ref >= contradiction_threshold:
         return CONTRADICTED
     return UNSUPPORTED
+
+
+def card_support_veto(folder: Path) -> SupportVeto | None:
+    """The support veto a model folder's card.json sets ({"decision": {"support_veto": t,
+    "support_veto_below": w}}; w is optional), or None when it sets none; bad values are refused."""
+    try:
+        card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise SmallragError(f"cannot read {folder / 'card.json'} ({exc}); restore the model folder") from None
+    decision = card.get("decision") if isinstance(card, dict) else None
+    if not isinstance(decision, dict) or decision.get("support_veto") is None:
+        return None
+    try:
+        return SupportVeto(decision["support_veto"], decision.get("support_veto_below", 1.0))
+    except SmallragError as exc:
+        raise SmallragError(f"{folder / 'card.json'}: {exc}; fix the card or remove the field") from None
+
+
+def check_support_veto(spec: SupportVeto | float | str | None) -> SupportVeto | str | None:
+    """A SupportVeto from `spec` (a SupportVeto, a number t, None for no veto, or "auto" kept for
+    later); else a one-line error."""
+    if spec == _AUTO or spec is None or isinstance(spec, SupportVeto):
+        return spec
+    return SupportVeto(check_number("support_veto", spec, minimum=0.0, maximum=1.0,
+                                    expected="in [0, 1], a SupportVeto, None (no veto) or 'auto' (the model card's)"))
+
+
+def resolve_support_veto(spec: SupportVeto | str | None, model: NLIModel) -> SupportVeto | None:
+    """The label rule's veto: `spec` itself, or with "auto" the one the model folder's card.json
+    sets under "decision" (chosen on training-side data for that model; a model without a folder
+    or a card value keeps the plain rule)."""
+    if spec != _AUTO:
+        return spec  # type: ignore[return-value]
+    folder = getattr(model, "path", None)
+    return card_support_veto(Path(folder)) if folder is not None else None
 
 
 def summarize(verdicts: Sequence[Verdict], raw_score: float, calibration: Calibration | None, verifier: str,
@@ -108,8 +176,10 @@ class NLIVerifier(UsesNLIModel, BaseVerifier):
 
     def __init__(self, model: NLIModel | str | Path | None = None, *, calibration: Calibration | str | Path | None
                  = _AUTO, contextualize: bool = True, contradiction_threshold: float = 0.5,
-                 batch_size: int = 32, name: str | None = None, progress: bool = False) -> None:
+                 support_veto: SupportVeto | float | str | None = _AUTO, batch_size: int = 32, name: str | None = None,
+                 progress: bool = False) -> None:
         check_number("contradiction_threshold", contradiction_threshold, above=0.0, maximum=1.0, expected="in (0, 1]")
+        self._support_veto_spec = check_support_veto(support_veto)
         self._set_nli_model(model)
         self._calibration_spec = calibration
         self._calibration: Calibration | None = calibration if isinstance(calibration, Calibration) else None
@@ -139,6 +209,13 @@ class NLIVerifier(UsesNLIModel, BaseVerifier):
             else:
                 self._calibration = Calibration.load(self._calibration_spec)
         return self._calibration
+
+    @property
+    def support_veto(self) -> SupportVeto | None:
+        """The veto t of the label rule (`supports`); see `resolve_support_veto`."""
+        if self._support_veto_spec == _AUTO:
+            self._support_veto_spec = resolve_support_veto(_AUTO, self.model)
+        return self._support_veto_spec  # type: ignore[return-value]
 
     def _verify_batch(self, answers: list[str], evidences: list[Evidence],
                       questions: list[str | None]) -> list[Verification]:
@@ -191,7 +268,9 @@ class NLIVerifier(UsesNLIModel, BaseVerifier):
         n_blocks = len(probs)
         cited = [n for n in claim.citations if 1 <= n <= n_blocks]
         # Blocks that support the claim, best first (ties: the earlier block).
-        supporting = sorted((i for i in range(n_blocks) if supports(float(probs[i, 0]), float(probs[i, 1]))),
+        veto = self.support_veto
+        supporting = sorted((i for i in range(n_blocks)
+                             if supports(float(probs[i, 0]), float(probs[i, 1]), float(probs[i, 2]), veto)),
                             key=lambda i: (-tie_rounded(probs[i, 0]), i))
         best = supporting[0] if supporting else int(np.argmax(probs[:, 0]))
         e_best, n_best = float(probs[best, 0]), float(probs[best, 1])
@@ -203,7 +282,8 @@ class NLIVerifier(UsesNLIModel, BaseVerifier):
         else:
             e_cited = c_cited = math.nan
         c_ref = c_cited if cited else c_all
-        label = label_claim(e_best, n_best, c_ref, self.contradiction_threshold)
+        label = label_claim(e_best, n_best, c_ref, self.contradiction_threshold,
+                            p_contradict_best=float(probs[best, 2]), veto=veto)
         flags = []
         if not claim.citations:
             flags.append(FLAG_UNCITED)

@@ -572,6 +572,13 @@ def render_card(card: Mapping[str, Any]) -> str:
         "",
     ]
     lines += [f"- {epoch_summary(entry)}" for entry in card["metrics"]]
+    mix = card.get("interpolation")
+    if mix:  # a weight-space mix of this fine-tune with the model it started from
+        lines += ["", f"Shipped weights: (1 - {mix['alpha']}) × `{Path(mix['base']).name}` + {mix['alpha']} × "
+                      f"this fine-tune, per tensor ({mix['rule']}); the metrics above are the fine-tune's."]
+    decision = card.get("decision")
+    if decision:
+        lines += ["", "Decision rule: " + ", ".join(f"{k} = {v}" for k, v in decision.items()) + "."]
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()), ""]
     if card.get("command"):
         lines += ["Command:", "", "    " + " ".join(card["command"]), ""]

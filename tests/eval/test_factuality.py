@@ -71,10 +71,23 @@ def test_fragment_answers_are_read_with_their_question():
     assert plain.sentences[0][0].hypothesis == "Paris." and plain.score == pytest.approx(0.1)
 
 
+def test_support_veto_as_the_verifier_reads_it():
+    # as a windowed model reports a block: the best window's entailment and neutral, and the
+    # block's strongest contradiction (another window states the opposite of part of the claim)
+    nli = TableNLI({(CONTEXT, "Half of this is true."): (0.5, 0.3, 0.96)})
+    plain = FactualityGrader(nli).score(["Half of this is true."], [CONTEXT])
+    assert [s.contradicted for s in plain.sentences[0]] == [False]  # no card: the plain rule
+    vetoed = FactualityGrader(nli, support_veto=0.5).score(["Half of this is true."], [CONTEXT])
+    assert [s.contradicted for s in vetoed.sentences[0]] == [True]
+    assert ":support_veto=0.5:" in vetoed.signature and ":support_veto=None:" in plain.signature
+    with pytest.raises(SmallragError, match="support_veto"):
+        FactualityGrader(nli, support_veto=2)
+
+
 def test_signature_names_model_and_options():
     result = FactualityGrader(TableNLI({})).score(["A claim about something."], [CONTEXT])
     assert result.signature.startswith("factuality:model=table-nli@01234567:aggregate=mean-of-max-entailment:"
-                                       "contextualize=True:contradiction_threshold=0.5:smallrag=")
+                                       "contextualize=True:contradiction_threshold=0.5:support_veto=None:smallrag=")
     assert ":transformers=" in result.signature and ":torch=" in result.signature
     data = result.to_json()
     assert data["sentences"][0][0]["text"] == "A claim about something."

@@ -13,7 +13,7 @@ from smallrag.core.types import (CONTRADICTED, FLAG_CITATION_NOT_SUPPORTING, FLA
                        FLAG_INVALID_CITATION, FLAG_UNCITED, SUPPORTED, UNSUPPORTED, Chunk, Hit)
 from tests.tiny_models import make_classifier
 from smallrag.verifiers.calibration import Calibration
-from smallrag.verifiers.nli_verifier import NLIVerifier, label_claim
+from smallrag.verifiers.nli_verifier import NLIVerifier, SupportVeto, card_support_veto, label_claim, supports
 
 
 class OverlapNLI:
@@ -146,6 +146,77 @@ def test_label_rule():
 
     assert label_claim(0.2, 0.2, 0.6, 0.5) == CONTRADICTED
     assert label_claim(0.2, 0.5, 0.3, 0.5) == UNSUPPORTED
+
+
+def test_support_veto_rule():
+    # best window entails at 0.5; another window of the same block contradicts at 0.96
+    assert supports(0.5, 0.3, 0.96) and supports(0.5, 0.3, 0.96, None)
+    assert not supports(0.5, 0.3, 0.96, SupportVeto(0.0)) and not supports(0.5, 0.3, 0.96, SupportVeto(0.9))
+    assert supports(0.5, 0.3, 0.96, SupportVeto(0.97))  # below t: no veto
+    assert supports(0.97, 0.02, 0.96, SupportVeto(0.0))  # contradiction not above the support: no veto
+    assert not supports(0.5, 0.3, 0.96, SupportVeto(0.0, below=0.8))  # a weak support is vetoed
+    assert supports(0.88, 0.0, 0.98, SupportVeto(0.0, below=0.8))  # a strong one is not
+    assert not supports(0.3, 0.5, 0.0, None)  # the veto never makes a block support
+    assert label_claim(0.5, 0.3, 0.96, 0.5, p_contradict_best=0.96) == SUPPORTED
+    assert label_claim(0.5, 0.3, 0.96, 0.5, p_contradict_best=0.96, veto=SupportVeto(0.5)) == CONTRADICTED
+    assert label_claim(0.5, 0.3, 0.2, 0.5, p_contradict_best=0.96, veto=SupportVeto(0.5)) == UNSUPPORTED
+    assert str(SupportVeto(0.0, 0.8)) == "0<0.8" and str(SupportVeto(0.95)) == "0.95"
+
+
+class TwoWindowNLI(OverlapNLI):
+    """OverlapNLI with a model folder, whose block-level contradiction is the strongest of the
+    block's sentences (as HFNLIModel's windows give it) and entailment the best sentence's."""
+
+    def __init__(self, path=None):
+        super().__init__()
+        self.path = path
+
+    def predict(self, pairs, *, batch_size=32, progress=False):
+        out = []
+        for premise, hypothesis in pairs:
+            rows = OverlapNLI.predict(self, [(s, hypothesis) for s in premise.split(". ")])
+            best = int(np.argmax(rows[:, 0]))
+            out.append([rows[best, 0], rows[best, 1], rows[:, 2].max()])
+        return np.array(out, dtype=np.float32)
+
+
+def test_support_veto_from_the_model_card(tmp_path):
+    # the first sentence holds most of the claim's words, the second denies the part that is wrong
+    block = ["Oxygen comes from water. It is not carbon"]
+    answer = "Oxygen comes from carbon [1]."
+    plain = NLIVerifier(TwoWindowNLI(tmp_path), calibration=None)
+    assert plain.support_veto is None  # no card: the plain rule
+    assert plain.verify(answer, block).verdicts[0].label == SUPPORTED
+    (tmp_path / "card.json").write_text('{"task": "nli", "decision": {"support_veto": 0.5}}')
+    vetoed = NLIVerifier(TwoWindowNLI(tmp_path), calibration=None)
+    assert vetoed.support_veto == SupportVeto(0.5, 1.0)
+    (v,) = vetoed.verify(answer, block).verdicts
+    assert v.label == CONTRADICTED and v.evidence == ()
+    # the block's supported claim keeps its evidence under the veto
+    assert vetoed.verify("Oxygen comes from water [1].", block).verdicts[0].label == SUPPORTED
+    # an explicit value overrides the card; None turns the veto off
+    assert NLIVerifier(TwoWindowNLI(tmp_path), calibration=None, support_veto=None).verify(
+        answer, block).verdicts[0].label == SUPPORTED
+    assert NLIVerifier(TwoWindowNLI(tmp_path), calibration=None, support_veto=0.95).support_veto == SupportVeto(0.95)
+    # a support stronger than the card's "below" is not vetoed (the fake's best window: 0.675)
+    (tmp_path / "card.json").write_text('{"decision": {"support_veto": 0.5, "support_veto_below": 0.6}}')
+    mild = NLIVerifier(TwoWindowNLI(tmp_path), calibration=None)
+    assert mild.support_veto == SupportVeto(0.5, 0.6)
+    assert mild.verify(answer, block).verdicts[0].label == SUPPORTED
+
+
+def test_support_veto_bad_values(tmp_path):
+    with pytest.raises(SmallragError, match=r"support_veto must be in \[0, 1\]"):
+        NLIVerifier(OverlapNLI(), support_veto=1.5)
+    with pytest.raises(SmallragError, match=r"support_veto.below must be in \(0, 1\]"):
+        SupportVeto(0.5, below=0.0)
+    (tmp_path / "card.json").write_text('{"decision": {"support_veto": "high"}}')
+    with pytest.raises(SmallragError, match="card.json.*'high'.*fix the card"):
+        card_support_veto(tmp_path)
+    (tmp_path / "card.json").write_text("{not json")
+    with pytest.raises(SmallragError, match="cannot read"):
+        card_support_veto(tmp_path)
+    assert card_support_veto(tmp_path / "missing") is None
 
 
 def test_bad_input_gets_a_clear_error():
