@@ -440,7 +440,7 @@ def interpolate_weights(base: Path, candidate: Path, alpha: float, out: Path, ca
     from safetensors.torch import load_file, save_file
 
     from smallrag.core.atomic import atomic_folder
-    from smallrag.verifiers.train import render_card
+    from smallrag.verifiers.train import write_card
 
     a, b = load_file(base / "model.safetensors"), load_file(candidate / "model.safetensors")
     if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
@@ -458,10 +458,7 @@ def interpolate_weights(base: Path, candidate: Path, alpha: float, out: Path, ca
                                                     "README.md"}:  # README.md: rendered from the new card
                 shutil.copy2(path, tmp / path.name)
         save_file(mixed, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        (tmp / "README.md").write_text(render_card(card), encoding="utf-8")
-        for path in tmp.iterdir():
-            path.chmod(0o644)
+        write_card(tmp, card)
     return out
 
 
@@ -811,8 +808,7 @@ def train_nli_stages(args: argparse.Namespace, built: dict[str, Any], recipe: di
               f"{built['replay_pairs']} replay) from {stage1}, recipe {hyper}", flush=True)
         stage(2, built, stage2, built["eval"], {**hyper, **smoke, "base": stage1})
     built = build_nli_stage3_file(args.data, args.work_dir, args.seed)
-    held_out = without_rows_of(shipped_held_out(args.data, args.work_dir, args.seed), [built["train"]],
-                               args.work_dir / "nli-stage3-held-out.jsonl")
+    held_out = shipped_held_out(args.data, args.work_dir, args.seed)  # already without stage 3's rows
     hyper = {k: NLI_STAGE3[k] for k in ("epochs", "learning_rate", "batch_size", "max_length", "max_minutes")}
     print(f"nli stage 3: {built['pairs']} pairs ({built['focus_pairs']} right/hallucinated, "
           f"{built['other_halueval_pairs']} other HaluEval, {built['replay_pairs']} replay) from {stage2}, "

@@ -23,7 +23,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from smallrag.core.checks import check_int, check_number
 from smallrag.core.errors import SmallragError
 from smallrag.core.protocols import NLIModel
 from smallrag.verifiers.nli import UsesNLIModel
+
+if TYPE_CHECKING:
+    from smallrag.verifiers.nli_verifier import SupportVeto
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +90,7 @@ class FactualityGrader(UsesNLIModel):
     the model loads on first use."""
 
     def __init__(self, nli: NLIModel | str | Path | None = None, *, contextualize: bool = True,
-                 contradiction_threshold: float = 0.5, support_veto: float | str | None = "auto",
+                 contradiction_threshold: float = 0.5, support_veto: SupportVeto | float | str | None = "auto",
                  batch_size: int = 32, progress: bool = False) -> None:
         from smallrag.verifiers.nli_verifier import check_support_veto
 
@@ -101,7 +104,7 @@ class FactualityGrader(UsesNLIModel):
         self.progress = progress
 
     @property
-    def support_veto(self) -> float | None:
+    def support_veto(self) -> SupportVeto | None:
         """The label rule's support veto, as NLIVerifier reads it ("auto": the model card's)."""
         from smallrag.verifiers.nli_verifier import resolve_support_veto
 
@@ -155,6 +158,7 @@ class FactualityGrader(UsesNLIModel):
             raise SmallragError(f"the NLI model returned shape {probs.shape} for {len(pairs)} pairs; "
                                 "it must return (n, 3) entailment/neutral/contradiction probabilities")
         row = 0
+        veto = self.support_veto
         per_answer: list[tuple[SentenceScore, ...]] = []
         for sentences in plan:
             scored = []
@@ -165,7 +169,7 @@ class FactualityGrader(UsesNLIModel):
                 entail, neutral = float(block_probs[best, 0]), float(block_probs[best, 1])
                 contradict = float(block_probs[:, 2].max())
                 label = label_claim(entail, neutral, contradict, self.contradiction_threshold,
-                                    p_contradict_best=float(block_probs[best, 2]), veto=self.support_veto)
+                                    p_contradict_best=float(block_probs[best, 2]), veto=veto)
                 scored.append(SentenceScore(text, hypothesis, entail, contradict, label == CONTRADICTED))
             per_answer.append(tuple(scored))
         scores = tuple(float(np.mean([s.p_entail for s in answer])) for answer in per_answer)

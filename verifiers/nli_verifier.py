@@ -212,9 +212,8 @@ class NLIVerifier(UsesNLIModel, BaseVerifier):
 
     @property
     def support_veto(self) -> SupportVeto | None:
-        """The veto t of the label rule (`supports`); see `resolve_support_veto`."""
-        if self._support_veto_spec == _AUTO:
-            self._support_veto_spec = resolve_support_veto(_AUTO, self.model)
+        """The label rule's support veto (`supports`); "auto" is resolved once, from the model card."""
+        self._support_veto_spec = resolve_support_veto(self._support_veto_spec, self.model)
         return self._support_veto_spec  # type: ignore[return-value]
 
     def _verify_batch(self, answers: list[str], evidences: list[Evidence],

@@ -514,10 +514,16 @@ def _save(model, tokenizer, out: Path, card: Mapping[str, Any]) -> None:
         if not (tmp / "tokenizer.json").is_file():
             raise SmallragError(f"the tokenizer did not save a tokenizer.json into {out}; the NLI verifier needs "
                                 "a fast tokenizer")
-        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        (tmp / "README.md").write_text(render_card(card), encoding="utf-8")
-        for path in tmp.iterdir():  # safetensors writes through a private (0600) temp file
-            path.chmod(0o644)
+        write_card(tmp, card)
+
+
+def write_card(folder: Path, card: Mapping[str, Any]) -> None:
+    """The last step of publishing a model folder: its card.json and README.md (rendered from the
+    card), and every file made world-readable."""
+    (folder / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / "README.md").write_text(render_card(card), encoding="utf-8")
+    for path in folder.iterdir():  # safetensors writes through a private (0600) temp file
+        path.chmod(0o644)
 
 
 # -- the card as text ------------------------------------------------------------------------
