@@ -890,6 +890,10 @@ def main() -> None:
     parser.add_argument("--held-out-analysis", type=Path, default=None, metavar="MODEL_DIR",
                         help="no training: analyse MODEL_DIR on the held-out training slices (rebuilt in --work-dir)")
     args = parser.parse_args()
+    for flag, folder in (("--from-stage1", args.from_stage1), ("--from-stage2", args.from_stage2)):
+        if folder is not None and not (folder / "model.safetensors").is_file():  # before minutes of data building
+            raise SystemExit(f"{flag} {folder} has no model.safetensors; pass a folder an earlier run of this "
+                             "recipe trained (WORK_DIR/nli-stage1 or WORK_DIR/nli-stage2)")
     if args.held_out_analysis is not None:
         held_out = shipped_held_out(args.data, args.work_dir, args.seed)
         print(json.dumps({"benchmark": "train_defaults held-out analysis",
