@@ -29,6 +29,7 @@ Ends with ONE JSON line holding every figure.
 
 Usage:  HF_HUB_OFFLINE=1 python benchmarks/citations.py [--xquad 60] [--halueval 60] [--unanswerable 40]
         [--held-out-articles 6] [--generator SPEC] [--nli-model DIR] [--seed 0] [--max-tokens 128]
+        [--halueval-records 8000-9999] [--dump rows.jsonl]
 """
 
 from __future__ import annotations
@@ -89,6 +90,50 @@ def _load_halueval(data: Path, records: range = HALUEVAL_EVAL):
             questions.append({"question": record["question"], "answers": [record["right_answer"]],
                               "gold": ids[knowledge]})
     return documents, questions
+
+
+def _record_range(text: str) -> range:
+    """"START-END" (0-based HaluEval line numbers, both included) as a range."""
+    try:
+        start, end = (int(part) for part in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--halueval-records {text!r}: give START-END, e.g. 7000-7999") from None
+    if not 0 <= start <= end:
+        raise argparse.ArgumentTypeError(f"--halueval-records {text!r}: START must be <= END, both >= 0")
+    return range(start, end + 1)
+
+
+def _answer_record(answer: Answer) -> dict[str, Any]:
+    return {
+        "text": answer.text,
+        "no_answer": answer.no_answer,
+        "citations": [{"n": c.n, "doc_id": c.doc_id} for c in answer.citations],
+        "claims": [{"text": v.claim.text, "label": v.label, "p_entail": round(v.p_entail, 4),
+                    "p_contradict": round(v.p_contradict, 4), "citations": list(v.claim.citations),
+                    "evidence": [{"n": e.n, "doc_id": e.doc_id, "p_entail": round(e.p_entail, 4)}
+                                 for e in v.evidence]}
+                   for v in answer.verdicts],
+    }
+
+
+def write_dump(path: Path, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """One JSON line per question: what was retrieved (the blocks, the gold passage's rank), the
+    generator's answer and its evidence-cited form; benchmarks/citation_models.py re-judges it."""
+    with path.open("w", encoding="utf-8") as out:
+        for name, r in rows:
+            answer = r["generator"]
+            ranks = [h.rank for h in answer.hits if h.chunk.doc_id == r["gold"]]
+            out.write(json.dumps({"set": name, "question": r["question"], "answers": r["answers"],
+                                  "gold": r["gold"], "correct": r["correct"],
+                                  "gold_retrieved_rank": min(ranks) if ranks else None,
+                                  "generator_name": answer.generator, "query": answer.query,
+                                  "hits": [{"chunk": {"id": h.chunk.id, "doc_id": h.chunk.doc_id,
+                                                      "text": h.chunk.text, "start": h.chunk.start,
+                                                      "end": h.chunk.end, "title": h.chunk.title},
+                                            "score": h.score, "rank": h.rank, "retriever": h.retriever}
+                                           for h in answer.hits],
+                                  "generator": _answer_record(answer), "evidence": _answer_record(r["evidence"])},
+                                 ensure_ascii=False) + "\n")
 
 
 def _claims_without_support(answer: Answer, mode: str) -> tuple[int, int]:
@@ -197,6 +242,12 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--halueval-records", type=_record_range, default=HALUEVAL_EVAL, metavar="START-END",
+                        help="HaluEval records the questions come from (default 8000-9999, the evaluation "
+                             "split; 7000-7999 is held-out training data, for diagnosis and choices)")
+    parser.add_argument("--dump", type=Path, default=None,
+                        help="write one JSON line per HaluEval and XQuAD question (answers, claims, citations, "
+                             "the gold passage's best entailment) for diagnosis")
     args = parser.parse_args()
 
     import torch
@@ -214,7 +265,8 @@ def main() -> None:
                                                                           "platform": platform.platform()},
                                "load_average_at_start": os.getloadavg()}
     xquad_docs, answerable, unanswerable, held = _load_xquad(args.data, args.held_out_articles, rng)
-    halueval_docs, halueval_questions = _load_halueval(args.data)
+    halueval_docs, halueval_questions = _load_halueval(args.data, args.halueval_records)
+    figures["halueval_records"] = [args.halueval_records.start, args.halueval_records.stop - 1]
     started = time.perf_counter()
     build_index(xquad_docs, work / "xquad", progress=False)
     build_index(halueval_docs, work / "halueval", progress=False)
@@ -264,6 +316,8 @@ def main() -> None:
     examples = [{"question": r["question"], "raw": r["generator"].text, "evidence": r["evidence"].text,
                  "gold": r["gold"], "correct": r["correct"]} for r in (xquad_rows + halueval_rows)[:3]]
     print("examples:", json.dumps(examples, ensure_ascii=False), file=sys.stderr)
+    if args.dump is not None:
+        write_dump(args.dump, [("xquad", r) for r in xquad_rows] + [("halueval", r) for r in halueval_rows])
     print(json.dumps(figures, ensure_ascii=False))
 
 

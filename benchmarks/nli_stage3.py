@@ -1,6 +1,7 @@
 """An NLI "stage 3" experiment: can more HaluEval right/hallucinated pairs lift the NLI model's
-length-matched separation without costing the broad data? (Its recipe now ships, as a mix with
-stage 2 and with a support veto: benchmarks/train_defaults.py NLI_STAGE3.)
+length-matched separation without costing the broad data? (Its recipe shipped for one session as
+a mix with stage 2 and a support veto, then was withdrawn: it cites the generator's answers worse,
+benchmarks/citation_models.py; benchmarks/train_defaults.py NLI_STAGE3, --nli-stage3.)
 
 Why: after the recipe's first two stages (benchmarks/train_defaults.py), HaluEval 7,000-7,999
 (training side, held out of training, where the calibration is fitted) separates length-matched
@@ -211,9 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--base", type=Path, default=REPO / "verifiers" / "models" / "nli-minilm-l6",
-                        help="the weights stage 3 continues from (default: the shipped NLI model; the "
-                             "documented runs continued from stage 2, which shipped until the stage-3 mix "
-                             "did: train_defaults.py --only nli leaves it in WORK_DIR/nli-stage2)")
+                        help="the weights stage 3 continues from (default: the shipped NLI model, stage 2)")
     parser.add_argument("--work-dir", type=Path, default=Path.home() / ".cache" / "smallrag" / "nli-stage3")
     parser.add_argument("--out", type=Path, default=None, help="where the candidate goes (default: in --work-dir)")
     parser.add_argument("--replay", type=int, default=12000)

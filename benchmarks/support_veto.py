@@ -5,7 +5,7 @@ is the most likely class in the block's most entailing window, whatever its othe
 unrelated window of a long block tends to "contradict" any claim). So in "Plants release oxygen
 during photosynthesis, and it comes from carbon dioxide." a window at entailment 0.5 outweighs
 another window of the same block at contradiction 0.96, and NLI stage-3 models read the false half
-as supported (docs/verification.md#stage-3-shipped-as-a-mix-with-the-veto).
+as supported (docs/verification.md#stage-3-withdrawn).
 
 What: per model, each pair's three numbers from HFNLIModel (the most entailing window's entailment
 and neutral, the block's maximum contradiction over windows), labelled "supported" by
@@ -24,8 +24,9 @@ read: the veto with the highest mean over the sources (HaluEval, and each held-o
 (true supported - not-true supported), among those that pass both checks: the photosynthesis
 sentence (true part supported, false part not) and the clean Eiffel answer (both claims
 supported by their blocks, as tests/verifiers/test_verify_integration.py requires); ties go to
-the milder veto (larger t, then smaller w). The shipped card's veto is this choice for the
-shipped model (benchmarks/train_defaults.py NLI_STAGE3).
+the milder veto (larger t, then smaller w). The withdrawn stage-3 mix's card held this choice
+(benchmarks/train_defaults.py NLI_STAGE3); the shipped stage-2 card sets no veto, because on the
+generator's answers the veto cost gold citations (benchmarks/citation_models.py).
 
 Ends with ONE JSON line. Usage:
   HF_HUB_OFFLINE=1 python benchmarks/support_veto.py [--model DIR ...] [--work-dir DIR]

@@ -29,9 +29,10 @@ NLI (verifiers/models/nli-minilm-l6/; entailment / neutral / contradiction)
   knowledge sentence against the BM25-nearest other passage that lacks the answer (neutral,
   sentence-shaped: a block on the same subject that says nothing about the claim).
 - Stage 2 (NLI_STAGE2) continues from stage 1 on more HaluEval pairs with a replay of the broad
-  data; stage 3 (NLI_STAGE3) continues from stage 2 on every right/hallucinated HaluEval pair of
-  records 0-6,999 with a replay. What ships is a weight-space mix of stages 2 and 3, with the label
-  rule's support veto written into its card (see NLI_STAGE3).
+  data. Stage 2 is what ships. Stage 3 (NLI_STAGE3, only with --nli-stage3) continues from stage 2
+  on every right/hallucinated HaluEval pair of records 0-6,999 with a replay and publishes a
+  weight-space mix of stages 2 and 3 with the label rule's support veto in its card: shipped for
+  one session, withdrawn because it cites worse (see NLI_STAGE3).
 - Evaluated once at the end: SNLI dev accuracy, and right-vs-hallucinated separation on the
   held-out HaluEval 7,000-7,999 (both through smallrag.verifiers.nli.HFNLIModel on the saved fp16 folder).
 
@@ -57,6 +58,7 @@ Ends with ONE JSON line holding every figure.
 Usage:  HF_HUB_OFFLINE=1 python benchmarks/train_defaults.py [--only nli|reranker] [--out-dir DIR]
         [--work-dir DIR] [--epochs N] [--max-minutes M] [--threads 2] [--seed 0]
         [--from-stage1 DIR | --from-stage2 DIR]   # nli: continue from an earlier stage's folder
+        [--nli-stage3]                            # nli: also train stage 3 and publish its mix (not shipped)
         python benchmarks/train_defaults.py --eval-only     # evaluate the shipped folders, no training
 """
 
@@ -109,7 +111,7 @@ NLI_HALUEVAL_PER_KIND = 650
 # claims back in, with a replay of the broad data.
 NLI_STAGE2 = {"halueval_per_kind": 1500, "replay": 6000, "epochs": 1, "learning_rate": 2e-5, "batch_size": 32,
               "max_length": 128, "max_minutes": 35.0}
-# NLI stage 3 (continues from stage 2; benchmarks/nli_stage3.py, docs/verification.md#stage-3-shipped-as-a-mix-with-the-veto):
+# NLI stage 3 (continues from stage 2; benchmarks/nli_stage3.py, docs/verification.md#stage-3-withdrawn):
 # after stage 2, HaluEval 7,000-7,999 still separated length-matched right and hallucinated
 # answers at only 0.895 AUROC. Stage 3 trains one epoch on every right and hallucinated pair of
 # records 0-6,999 (the two answers to one question, so length and shape cannot tell them apart),
@@ -117,6 +119,13 @@ NLI_STAGE2 = {"halueval_per_kind": 1500, "replay": 6000, "epochs": 1, "learning_
 # ships is the weight-space mix (1 - mix) * stage 2 + mix * stage 3 (WiSE-FT), and the label rule
 # gets a support veto (verifiers/nli_verifier.supports), written into the card: both chosen on
 # training-side data only (benchmarks/nli_stage3.py --support-veto, benchmarks/support_veto.py).
+# Not shipped (runs only with --nli-stage3): on generator answers to HaluEval 7,000-7,999
+# (benchmarks/citations.py --halueval-records 7000-7999 --dump, re-judged by
+# benchmarks/citation_models.py), the gold passage was cited in 0.48 of the correct answers with
+# this mix and veto, against 0.70 with stage 2, and the correct answers wholly supported fell from
+# 0.59 to 0.37, while correct and wrong answers were ranked no better (AUROC 0.57 vs 0.54).
+# Stage 3 learnt HaluEval's answer shapes: the generator's sentences that restate the question read
+# as contradicted (docs/verification.md#stage-3-withdrawn).
 NLI_STAGE3 = {"replay": 12000, "other_per_kind": 500, "epochs": 1, "learning_rate": 2e-5, "batch_size": 32,
               "max_length": 128, "max_minutes": 45.0, "mix": 0.75, "support_veto": 0.0,
               "support_veto_below": 0.8}
@@ -780,9 +789,9 @@ def git_commit() -> str | None:
 
 def train_nli_stages(args: argparse.Namespace, built: dict[str, Any], recipe: dict[str, Any],
                      out: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """The NLI recipe's three stages in the work folder (stage 1 on `built`; NLI_STAGE2; NLI_STAGE3),
-    then the mix of stages 2 and 3 with the support veto in its card, published in `out`. Returns
-    stage 3's training result, data and recipe (with the mix and the veto)."""
+    """The NLI recipe's stages in the work folder (stage 1 on `built`; NLI_STAGE2), stage 2 published
+    in `out`; with --nli-stage3, NLI_STAGE3 too and the mix of stages 2 and 3 (the support veto in
+    its card) published instead. Returns the last stage's training result, data and recipe."""
     from smallrag.verifiers.train import epoch_summary, train_cross_encoder
 
     def stage(n: int, data: dict[str, Any], folder: Path, eval_file: Path, hyper: dict[str, Any]) -> Any:
@@ -806,7 +815,10 @@ def train_nli_stages(args: argparse.Namespace, built: dict[str, Any], recipe: di
         hyper = {k: NLI_STAGE2[k] for k in ("epochs", "learning_rate", "batch_size", "max_length", "max_minutes")}
         print(f"nli stage 2: {built['train_pairs']} pairs ({built['halueval_pairs']} HaluEval, "
               f"{built['replay_pairs']} replay) from {stage1}, recipe {hyper}", flush=True)
-        stage(2, built, stage2, built["eval"], {**hyper, **smoke, "base": stage1})
+        result = stage(2, built, stage2, built["eval"], {**hyper, **smoke, "base": stage1})
+        if not args.nli_stage3:
+            publish_folder(stage2, out)
+            return result, built, {**hyper, "base": stage1}
     built = build_nli_stage3_file(args.data, args.work_dir, args.seed)
     held_out = shipped_held_out(args.data, args.work_dir, args.seed)  # already without stage 3's rows
     hyper = {k: NLI_STAGE3[k] for k in ("epochs", "learning_rate", "batch_size", "max_length", "max_minutes")}
@@ -819,6 +831,19 @@ def train_nli_stages(args: argparse.Namespace, built: dict[str, Any], recipe: di
     return result, {**built, "eval": held_out}, {**hyper, "base": stage2, "mix": NLI_STAGE3["mix"],
                                                 "support_veto": NLI_STAGE3["support_veto"],
                                                 "support_veto_below": NLI_STAGE3["support_veto_below"]}
+
+
+def publish_folder(model: Path, out: Path) -> Path:
+    """`out` becomes a copy of the model folder `model` (its files, written atomically)."""
+    import shutil
+
+    from smallrag.core.atomic import atomic_folder
+
+    with atomic_folder(out) as tmp:
+        for path in model.iterdir():
+            if path.is_file():
+                shutil.copy2(path, tmp / path.name)
+    return out
 
 
 def publish_nli_mix(stage2: Path, stage3: Path, out: Path) -> Path:
@@ -886,7 +911,10 @@ def main() -> None:
     parser.add_argument("--from-stage1", type=Path, default=None, metavar="MODEL_DIR",
                         help="nli: skip stage 1 and continue from this stage-1 folder")
     parser.add_argument("--from-stage2", type=Path, default=None, metavar="MODEL_DIR",
-                        help="nli: skip stages 1 and 2 and continue from this stage-2 folder")
+                        help="nli: skip stages 1 and 2 and continue from this stage-2 folder (needs --nli-stage3)")
+    parser.add_argument("--nli-stage3", action="store_true",
+                        help="nli: also train stage 3 and publish the mix of stages 2 and 3 with its support veto "
+                             "(not what ships: NLI_STAGE3)")
     parser.add_argument("--held-out-analysis", type=Path, default=None, metavar="MODEL_DIR",
                         help="no training: analyse MODEL_DIR on the held-out training slices (rebuilt in --work-dir)")
     args = parser.parse_args()
@@ -894,6 +922,9 @@ def main() -> None:
         if folder is not None and not (folder / "model.safetensors").is_file():  # before minutes of data building
             raise SystemExit(f"{flag} {folder} has no model.safetensors; pass a folder an earlier run of this "
                              "recipe trained (WORK_DIR/nli-stage1 or WORK_DIR/nli-stage2)")
+    if args.from_stage2 is not None and not args.nli_stage3:
+        raise SystemExit("--from-stage2 leaves only stage 3 to train, which runs with --nli-stage3; add it, "
+                         "or drop --from-stage2 to train the shipped stages")
     if args.held_out_analysis is not None:
         held_out = shipped_held_out(args.data, args.work_dir, args.seed)
         print(json.dumps({"benchmark": "train_defaults held-out analysis",
