@@ -4,7 +4,8 @@
 (short fragments read with their question). The generator answers in sentences that restate
 the question, and those are what users see cited. This script takes the answers and retrieved
 blocks that `benchmarks/citations.py --halueval-records 7000-7999 --dump FILE` saved (records
-the NLI models never trained on; 8,000+ is the evaluation split and is refused) and, for each
+the NLI models never trained on: a dump of any record outside 7,000-7,999 is refused, 8,000+
+being the evaluation split and 0-6,999 the NLI training records) and, for each
 `--model DIR[:VETO]`, verifies them again as the pipeline does (`verify_batch`, then
 `attach_evidence`, then `cite_from_evidence` at the default margin). Generation runs once;
 models are compared on the same answers. Per model, over the HaluEval rows:
@@ -14,7 +15,9 @@ models are compared on the same answers. Per model, over the HaluEval rows:
 - correct_answers_all_claims_supported / wrong_answers_all_claims_supported: share of the
   correct (wrong) answered questions none of whose claims is left unsupported or contradicted;
 - auroc_correct_vs_wrong: how well the answer's raw score (its weakest claim's best
-  entailment) ranks correct answers above wrong ones (correct: contains the gold answer).
+  entailment) ranks correct answers above wrong ones (correct: contains the gold answer). A
+  support veto changes labels, not that score, so it cannot move this figure: compare the two
+  "wholly supported" shares for a veto.
 
 VETO after the folder: `auto` (the card's, the default), `none`, or a number t (veto at t, any
 support strength). Ends with ONE JSON line.
@@ -36,11 +39,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from citations import HALUEVAL_EVAL, _score  # noqa: E402  (same folder)
+from citations import _score  # noqa: E402  (same folder)
+from train_defaults import CALIBRATION_RECORDS  # noqa: E402  (records 7,000-7,999: no NLI stage trains on them)
 
 from smallrag.attribution import attach_evidence, cite_from_evidence, nli_model_of  # noqa: E402
 from smallrag.core.stats import auroc  # noqa: E402
-from smallrag.core.types import Answer, Chunk, Hit  # noqa: E402
+from smallrag.core.types import Answer, Chunk, Citation, Hit  # noqa: E402
 
 
 def load_dump(path: Path) -> list[dict]:
@@ -51,28 +55,29 @@ def load_dump(path: Path) -> list[dict]:
             row = json.loads(line)
             if row["set"] != "halueval":
                 continue
-            if "chunk" not in (row["hits"][0] if row["hits"] else {"chunk": 1}):
-                raise SystemExit(f"{path}: written by an older citations.py without the blocks' text; "
-                                 "run benchmarks/citations.py --dump again")
-            hits = tuple(Hit(Chunk(**h["chunk"]), h["score"], h["rank"], h["retriever"]) for h in row["hits"])
+            check_training_side(path, row.get("halueval_records"))
+            hits = tuple(Hit(Chunk.from_json(h["chunk"]), h["score"], h["rank"], h["retriever"])
+                         for h in row["hits"])
             generated = row["generator"]
-            answer = Answer(question=row["question"], text=generated["text"], citations=(), hits=hits,
+            citations = tuple(Citation.of(c["n"], hits[c["n"] - 1].chunk) for c in generated["citations"])
+            answer = Answer(question=row["question"], text=generated["text"], citations=citations, hits=hits,
                             generator=row.get("generator_name", ""), no_answer=generated["no_answer"],
                             query=row.get("query"))
             rows.append({**row, "answer": answer})
     return rows
 
 
-def check_training_side(path: Path, figures_line: str | None) -> None:
-    """Refuse a dump of evaluation records: models are chosen here."""
-    records = (json.loads(figures_line) or {}).get("halueval_records") if figures_line else None
-    if records is None:
-        raise SystemExit(f"{path}: cannot tell which HaluEval records it holds; pass --records START-END as given "
-                         "to citations.py")
+def check_training_side(path: Path, records: list[int] | None) -> None:
+    """Refuse a dump of records outside 7,000-7,999: models are chosen here, so neither the
+    evaluation split nor the records the NLI models trained on."""
+    low, high = CALIBRATION_RECORDS.start, CALIBRATION_RECORDS.stop - 1
+    if not (isinstance(records, list) and len(records) == 2):
+        raise SystemExit(f"{path}: its rows do not say which HaluEval records they come from; write it again "
+                         f"with benchmarks/citations.py --halueval-records {low}-{high} --dump FILE")
     start, end = records
-    if end >= HALUEVAL_EVAL.start:
-        raise SystemExit(f"{path} holds HaluEval records {start}-{end}: {HALUEVAL_EVAL.start}+ is the evaluation "
-                         "split and chooses nothing; dump records 7000-7999 instead")
+    if not low <= start <= end <= high:
+        raise SystemExit(f"{path} holds HaluEval records {start}-{end}: only {low}-{high} (no NLI stage trained "
+                         "on them, and they are not the evaluation split) may choose a model; dump those instead")
 
 
 def judge(rows: list[dict], spec: str) -> dict:
@@ -113,17 +118,11 @@ def _wholly_supported(rows: list[dict]) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dump", type=Path, required=True, help="a citations.py --dump file")
-    parser.add_argument("--figures", type=Path, default=None,
-                        help="citations.py's output (its last line is the figures' JSON); default: the dump's "
-                             "name with .log")
     parser.add_argument("--model", action="append", required=True, metavar="DIR[:VETO]")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(2)
-    figures_path = args.figures or args.dump.with_suffix(".log")
-    last = figures_path.read_text(encoding="utf-8").strip().splitlines()[-1] if figures_path.is_file() else None
-    check_training_side(args.dump, last)
     rows = load_dump(args.dump)
     out = {"benchmark": "citation_models", "dump": str(args.dump), "questions": len(rows),
            "correct": sum(r["correct"] for r in rows), "load_average_at_start": os.getloadavg(), "models": []}

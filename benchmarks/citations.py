@@ -7,8 +7,9 @@ default, does), so both columns judge the same answers:
 - XQuAD-en: all 240 paragraphs minus the articles held out below; `--xquad` questions sampled
   (seeded) from the indexed articles. Gold passage: the question's paragraph.
 - HaluEval-QA records 8,000+ (evaluation split): retrieval over every record's knowledge
-  passage (10,000 records, duplicates merged); `--halueval` questions sampled from 8,000-9,999.
-  Gold passage: the record's own knowledge.
+  passage (10,000 records, duplicates merged); `--halueval` questions sampled from 8,000-9,999
+  (`--halueval-records 7000-7999`: from records no NLI stage trained on, for choices; see
+  benchmarks/citation_models.py). Gold passage: the record's own knowledge.
 Per set and mode:
 - correct: the answer contains a gold answer (SQuAD normalisation, markers removed);
 - gold_cited: share of correct answers whose citations include the gold passage;
@@ -116,22 +117,20 @@ def _answer_record(answer: Answer) -> dict[str, Any]:
     }
 
 
-def write_dump(path: Path, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
+def write_dump(path: Path, rows: Sequence[tuple[str, dict[str, Any]]], halueval_records: list[int]) -> None:
     """One JSON line per question: what was retrieved (the blocks, the gold passage's rank), the
     generator's answer and its evidence-cited form; benchmarks/citation_models.py re-judges it."""
     with path.open("w", encoding="utf-8") as out:
         for name, r in rows:
             answer = r["generator"]
             ranks = [h.rank for h in answer.hits if h.chunk.doc_id == r["gold"]]
-            out.write(json.dumps({"set": name, "question": r["question"], "answers": r["answers"],
+            out.write(json.dumps({"set": name, "halueval_records": halueval_records,
+                                  "question": r["question"], "answers": r["answers"],
                                   "gold": r["gold"], "correct": r["correct"],
                                   "gold_retrieved_rank": min(ranks) if ranks else None,
                                   "generator_name": answer.generator, "query": answer.query,
-                                  "hits": [{"chunk": {"id": h.chunk.id, "doc_id": h.chunk.doc_id,
-                                                      "text": h.chunk.text, "start": h.chunk.start,
-                                                      "end": h.chunk.end, "title": h.chunk.title},
-                                            "score": h.score, "rank": h.rank, "retriever": h.retriever}
-                                           for h in answer.hits],
+                                  "hits": [{"chunk": h.chunk.to_json(), "score": h.score, "rank": h.rank,
+                                            "retriever": h.retriever} for h in answer.hits],
                                   "generator": _answer_record(answer), "evidence": _answer_record(r["evidence"])},
                                  ensure_ascii=False) + "\n")
 
@@ -246,8 +245,9 @@ def main() -> None:
                         help="HaluEval records the questions come from (default 8000-9999, the evaluation "
                              "split; 7000-7999 is held-out training data, for diagnosis and choices)")
     parser.add_argument("--dump", type=Path, default=None,
-                        help="write one JSON line per HaluEval and XQuAD question (answers, claims, citations, "
-                             "the gold passage's best entailment) for diagnosis")
+                        help="write one JSON line per HaluEval and XQuAD question (the retrieved blocks, the gold "
+                             "passage's rank, both answers with claims and citations), for diagnosis and "
+                             "benchmarks/citation_models.py")
     args = parser.parse_args()
 
     import torch
@@ -317,7 +317,8 @@ def main() -> None:
                  "gold": r["gold"], "correct": r["correct"]} for r in (xquad_rows + halueval_rows)[:3]]
     print("examples:", json.dumps(examples, ensure_ascii=False), file=sys.stderr)
     if args.dump is not None:
-        write_dump(args.dump, [("xquad", r) for r in xquad_rows] + [("halueval", r) for r in halueval_rows])
+        write_dump(args.dump, [("xquad", r) for r in xquad_rows] + [("halueval", r) for r in halueval_rows],
+                   figures["halueval_records"])
     print(json.dumps(figures, ensure_ascii=False))
 
 

@@ -35,6 +35,8 @@ NLI (verifiers/models/nli-minilm-l6/; entailment / neutral / contradiction)
   one session, withdrawn because it cites worse (see NLI_STAGE3).
 - Evaluated once at the end: SNLI dev accuracy, and right-vs-hallucinated separation on the
   held-out HaluEval 7,000-7,999 (both through smallrag.verifiers.nli.HFNLIModel on the saved fp16 folder).
+- The published folder has no calibration.json: `python benchmarks/calibrate_nli.py --model OUT/nli-minilm-l6`
+  fits it afterwards, on records 7,000-7,999, as the shipped one was.
 
 Reranker (verifiers/models/reranker-minilm-l6/; one relevance logit, sigmoid)
 - Five training-side sources (RERANKER_MIX), short and long queries, each positive with up to
@@ -431,8 +433,9 @@ def without_rows_of(held_out: Path, train: Sequence[Path], out: Path) -> Path:
 
 
 def shipped_held_out(data: Path, work: Path, seed: int = 0) -> Path:
-    """The held-out rows the shipped NLI model (stages 1, 2 and 3) was trained on in no stage:
-    stage 1's held-out file minus every row sharing text with stage 2's or stage 3's training file."""
+    """Held-out rows no NLI stage trains on (1, 2, or the --nli-stage3 experiment), so one set serves
+    the shipped stage-2 model and stage-3 candidates alike: stage 1's held-out file minus every row
+    sharing text with stage 2's or stage 3's training file."""
     stage1 = build_nli_files(data, work, seed)
     stage2 = build_nli_stage2_files(data, work, seed)
     stage3 = build_nli_stage3_file(data, work, seed)
@@ -803,6 +806,8 @@ def train_nli_stages(args: argparse.Namespace, built: dict[str, Any], recipe: di
     smoke = {"max_steps": args.max_steps} if args.max_steps is not None else {}  # --max-steps caps every stage
     stage1, stage2 = args.work_dir / "nli-stage1", args.work_dir / "nli-stage2"
     if args.from_stage2 is not None:
+        if not args.nli_stage3:  # main refuses this too, before any data is built
+            raise SystemExit("--from-stage2 leaves only stage 3 to train, which runs with --nli-stage3")
         stage2 = args.from_stage2
         print(f"nli: stages 1 and 2 taken from {stage2} (trained by this recipe earlier)", flush=True)
     else:
@@ -908,9 +913,10 @@ def main() -> None:
     parser.add_argument("--eval-only", action="store_true",
                         help="no training: run the final evaluation of the folders in --out-dir (their cards included)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--from-stage1", type=Path, default=None, metavar="MODEL_DIR",
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument("--from-stage1", type=Path, default=None, metavar="MODEL_DIR",
                         help="nli: skip stage 1 and continue from this stage-1 folder")
-    parser.add_argument("--from-stage2", type=Path, default=None, metavar="MODEL_DIR",
+    resume.add_argument("--from-stage2", type=Path, default=None, metavar="MODEL_DIR",
                         help="nli: skip stages 1 and 2 and continue from this stage-2 folder (needs --nli-stage3)")
     parser.add_argument("--nli-stage3", action="store_true",
                         help="nli: also train stage 3 and publish the mix of stages 2 and 3 with its support veto "
