@@ -44,7 +44,7 @@ _POINTING_VERB = (r"(?:supported|stated|confirmed|mentioned|described|explained|
                   r"defined|presented|referenced|illustrated|demonstrated|available|included|contained|specified|"
                   r"indicated|summari[sz]ed|corroborated|verified|sourced|taken|drawn|derived)")
 # The short subjects a pointer may have; "Python is described in [2]" is no pointer.
-_POINTER_SUBJECT = (r"(?:it|this|that|these|those|they|all\s+(?:of\s+)?(?:this|these|that)|the\s+above|"
+_POINTER_SUBJECT = (r"(?:it|this|that|these|those|they|both|all\s+(?:of\s+)?(?:this|these|that)|the\s+above|"
                     r"(?:more|further|additional|full)\s+(?:information|details)|details|information|"
                     r"(?:this|that|these|those|the|its|their)\s+[a-z]+)")
 _BE = r"(?:is|are|was|were|(?:can|could|may|might|will)\s+be|ha(?:s|ve)\s+been)"
@@ -55,7 +55,7 @@ _POINTER_TAIL = (r"(?:for\s+(?:(?:more|further|additional)\s+)?(?:details|inform
 _POINTER = re.compile(rf"""
     ^(?:@\s+)?                                   # a marker cut from the sentence before
     (?:
-        {_POINTER_SUBJECT}\s+{_BE}\s+(?:also\s+)?(?:{_POINTING_VERB}\s+)?(?:by|in|from|at|on|within|under)
+        {_POINTER_SUBJECT}\s+{_BE}\s+(?:also\s+)?(?:(?:[a-z]+ly\s+)?{_POINTING_VERB}\s+)?(?:by|in|from|at|on|within|under)
             (?:\s+{_SOURCE_SLOT})?               # "this function is described in block @", "the details are in @"
       | (?:as\s+)?{_POINTING_VERB}\s+(?:by|in|from)(?:\s+{_SOURCE_SLOT})?   # "as described in @ and @"
       | according\s+to(?:\s+{_SOURCE_SLOT})?
@@ -92,7 +92,8 @@ def strip_citations(text: str) -> str:
 def _pointer_form(text: str) -> str:
     form = _NUMBERED_SOURCE.sub(lambda m: f"{m.group('word')} @", BULLET.sub("", text))
     form = _CITATION.sub(" @", form)
-    form = re.sub(r"@(?:\s*,?\s*(?:(?:and|or|&)\s+)?@)+", "@", form)  # "@, @ and @" is one reference
+    form = re.sub(rf"@(?:\s*,?\s*(?:(?:and|or|&)\s+)?(?:{_SOURCE_WORD}\s+)?@)+", "@", form,
+                  flags=re.IGNORECASE)  # "@, @ and @", "block @ and block @": one reference
     form = " ".join(form.split()).strip(" .:;!")
     if form.startswith("(") and form.endswith(")"):  # "(Source: [2])"
         form = form[1:-1].strip(" .:;")
@@ -108,7 +109,8 @@ def is_citation_pointer(text: str) -> bool:
     as the references that were there. "Python is described in the 1991 release notes [2]." is a
     claim: a pointer's subject is short ("this", "the details") and its object only sources."""
     form = _pointer_form(text)
-    form = re.sub(r"(?:\s*(?:,|&|\band\b|\bor\b))+$", "", form)  # "block and" left by stripping "[3] and [4]"
+    form = re.sub(rf"(?:\s*(?:,|&|\band\b|\bor\b)(?:\s+{_SOURCE_WORD})?)+$", "", form,
+                  flags=re.IGNORECASE)  # "block and" / "block and block" left by stripping the markers
     return bool(_POINTER.match(form))
 
 

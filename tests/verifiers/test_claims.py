@@ -293,6 +293,11 @@ def test_nothing_to_claim():
     ("This is described in block 3.", (3,)),
     ("Blocks [2] and [3] describe this.", (2, 3)),
     ("Sources: [4]", (4,)),
+    # seen in the default generator's answers to HaluEval questions (session 21)
+    ("This information is directly stated in block [1].", (1,)),
+    ("This information is found in block [1] and block [2].", (1, 2)),
+    ("Both are mentioned in block [1].", (1,)),
+    ("This is supported by block [1] and block [2].", (1, 2)),
 ])
 def test_a_sentence_that_only_points_at_sources_is_no_claim(pointer, numbers):
     answer = f"The function returns a sorted copy of the list. {pointer}"
@@ -331,11 +336,14 @@ def test_is_citation_pointer_reads_text_with_or_without_its_markers():
     from smallrag.verifiers.claims import is_citation_pointer
 
     for pointer in ("This function is described in block [3] and [4].", "This is explained in blocks [1], [2] and [5].",
-                    "See [2] for more.", "(Source: [2])", "As described in [1] and [2].", "The details are in [3]."):
+                    "See [2] for more.", "(Source: [2])", "As described in [1] and [2].", "The details are in [3].",
+                    "This information is directly stated in block [1].", "Both are mentioned in block [1].",
+                    "This is supported by block [1] and block [2]."):
         assert is_citation_pointer(pointer), pointer
         assert is_citation_pointer(strip_citations(pointer)), strip_citations(pointer)
     for claim in ("Python is described in the 1991 release notes [2].", "The bridge is supported by steel cables.",
                   "This is supported by evidence from 1998 surveys [3].", "Sources vary between regions.",
-                  "See the Eiffel Tower at night [1]."):
+                  "See the Eiffel Tower at night [1].", "Both are mentioned in the 1998 report [1].",
+                  "It is mostly found in Brazil [2].", "This species is commonly found in rivers and lakes [1]."):
         assert not is_citation_pointer(claim), claim
         assert not is_citation_pointer(strip_citations(claim)), claim
