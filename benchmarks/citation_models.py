@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from citations import _score  # noqa: E402  (same folder)
 from train_defaults import CALIBRATION_RECORDS  # noqa: E402  (records 7,000-7,999: no NLI stage trains on them)
+from verify import raw_score  # noqa: E402
 
 from smallrag.attribution import attach_evidence, cite_from_evidence, nli_model_of  # noqa: E402
 from smallrag.core.stats import auroc  # noqa: E402
@@ -50,9 +51,16 @@ from smallrag.core.types import Answer, Chunk, Citation, Hit  # noqa: E402
 def load_dump(path: Path) -> list[dict]:
     """The HaluEval rows of a citations.py dump, each with its generator Answer rebuilt."""
     rows = []
+    if not path.is_file():
+        raise SystemExit(f"--dump {path}: no such file; write one with benchmarks/citations.py --halueval-records "
+                         "7000-7999 --dump FILE")
     with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            row = json.loads(line)
+        for lineno, line in enumerate(lines, 1):
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise SystemExit(f"{path}:{lineno} is not JSON ({exc}); write the dump again with "
+                                 "benchmarks/citations.py --dump FILE") from None
             if row["set"] != "halueval":
                 continue
             check_training_side(path, row.get("halueval_records"))
@@ -64,6 +72,9 @@ def load_dump(path: Path) -> list[dict]:
                             generator=row.get("generator_name", ""), no_answer=generated["no_answer"],
                             query=row.get("query"))
             rows.append({**row, "answer": answer})
+    if not rows:
+        raise SystemExit(f"{path} holds no HaluEval answers; write it with benchmarks/citations.py --halueval 120 "
+                         "--halueval-records 7000-7999 --dump FILE")
     return rows
 
 
@@ -101,8 +112,7 @@ def judge(rows: list[dict], spec: str) -> dict:
     answered = [r for r in scored if not r["generator"].no_answer and r["generator"].verdicts]
     correct = [r for r in answered if r["correct"]]
     wrong = [r for r in answered if not r["correct"]]
-    # The raw answer score the verifier summarizes (its weakest claim's best entailment).
-    raw = [min(v.p_entail_all for v in r["generator"].verdicts) for r in answered]
+    raw = [raw_score(r["generator"].verification) for r in answered]
     return {"model": spec, "verifier": verifier.name, "seconds": round(seconds, 1),
             "generator_citations": _score(scored, "generator"), "evidence_citations": _score(scored, "evidence"),
             "correct_answers_all_claims_supported": _wholly_supported(correct),

@@ -446,7 +446,6 @@ def interpolate_weights(base: Path, candidate: Path, alpha: float, out: Path, ca
     """A model folder whose weights are (1 - alpha) * base + alpha * candidate (WiSE-FT, Wortsman
     et al. 2022; stored in the candidate's dtype, mixed in fp32), with the candidate's config,
     tokenizer and card; the card records the mix, and `card_extra`'s keys are added to it."""
-    import shutil
 
     import torch
     from safetensors.torch import load_file, save_file
@@ -465,10 +464,8 @@ def interpolate_weights(base: Path, candidate: Path, alpha: float, out: Path, ca
                              "rule": "(1 - alpha) * base + alpha * candidate, per tensor, in fp32"}
     card.update(card_extra or {})
     with atomic_folder(out) as tmp:
-        for path in candidate.iterdir():
-            if path.is_file() and path.name not in {"model.safetensors", "card.json", "calibration.json",
-                                                    "README.md"}:  # README.md: rendered from the new card
-                shutil.copy2(path, tmp / path.name)
+        # README.md is rendered from the new card; the calibration belongs to other weights
+        copy_files(candidate, tmp, skip={"model.safetensors", "card.json", "calibration.json", "README.md"})
         save_file(mixed, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         write_card(tmp, card)
     return out
@@ -806,8 +803,6 @@ def train_nli_stages(args: argparse.Namespace, built: dict[str, Any], recipe: di
     smoke = {"max_steps": args.max_steps} if args.max_steps is not None else {}  # --max-steps caps every stage
     stage1, stage2 = args.work_dir / "nli-stage1", args.work_dir / "nli-stage2"
     if args.from_stage2 is not None:
-        if not args.nli_stage3:  # main refuses this too, before any data is built
-            raise SystemExit("--from-stage2 leaves only stage 3 to train, which runs with --nli-stage3")
         stage2 = args.from_stage2
         print(f"nli: stages 1 and 2 taken from {stage2} (trained by this recipe earlier)", flush=True)
     else:
@@ -838,16 +833,21 @@ def train_nli_stages(args: argparse.Namespace, built: dict[str, Any], recipe: di
                                                 "support_veto_below": NLI_STAGE3["support_veto_below"]}
 
 
-def publish_folder(model: Path, out: Path) -> Path:
-    """`out` becomes a copy of the model folder `model` (its files, written atomically)."""
+def copy_files(folder: Path, to: Path, skip: set[str] = frozenset()) -> None:
+    """The files directly in `folder`, except those named in `skip`, copied into `to`."""
     import shutil
 
+    for path in folder.iterdir():
+        if path.is_file() and path.name not in skip:
+            shutil.copy2(path, to / path.name)
+
+
+def publish_folder(model: Path, out: Path) -> Path:
+    """`out` becomes a copy of the model folder `model` (its files, written atomically)."""
     from smallrag.core.atomic import atomic_folder
 
     with atomic_folder(out) as tmp:
-        for path in model.iterdir():
-            if path.is_file():
-                shutil.copy2(path, tmp / path.name)
+        copy_files(model, tmp)
     return out
 
 

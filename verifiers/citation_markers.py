@@ -68,6 +68,11 @@ _POINTER = re.compile(rf"""
     )
     (?:\s+{_POINTER_TAIL})?$""", re.IGNORECASE | re.VERBOSE)
 
+# "@, @ and @", "block @ and block @": one reference
+_REFERENCE_RUN = re.compile(rf"@(?:\s*,?\s*(?:(?:and|or|&)\s+)?(?:{_SOURCE_WORD}\s+)?@)+", re.IGNORECASE)
+# "block and" / "block and block": what stripping the markers of "[3] and [4]" leaves at the end
+_DANGLING_JOINS = re.compile(rf"(?:\s*(?:,|&|\band\b|\bor\b)(?:\s+{_SOURCE_WORD})?)+$", re.IGNORECASE)
+
 
 def citation_numbers(text: str) -> tuple[int, ...]:
     """The block numbers of the citation markers in `text`, first-cited order, each once."""
@@ -92,8 +97,7 @@ def strip_citations(text: str) -> str:
 def _pointer_form(text: str) -> str:
     form = _NUMBERED_SOURCE.sub(lambda m: f"{m.group('word')} @", BULLET.sub("", text))
     form = _CITATION.sub(" @", form)
-    form = re.sub(rf"@(?:\s*,?\s*(?:(?:and|or|&)\s+)?(?:{_SOURCE_WORD}\s+)?@)+", "@", form,
-                  flags=re.IGNORECASE)  # "@, @ and @", "block @ and block @": one reference
+    form = _REFERENCE_RUN.sub("@", form)
     form = " ".join(form.split()).strip(" .:;!")
     if form.startswith("(") and form.endswith(")"):  # "(Source: [2])"
         form = form[1:-1].strip(" .:;")
@@ -109,8 +113,7 @@ def is_citation_pointer(text: str) -> bool:
     as the references that were there. "Python is described in the 1991 release notes [2]." is a
     claim: a pointer's subject is short ("this", "the details") and its object only sources."""
     form = _pointer_form(text)
-    form = re.sub(rf"(?:\s*(?:,|&|\band\b|\bor\b)(?:\s+{_SOURCE_WORD})?)+$", "", form,
-                  flags=re.IGNORECASE)  # "block and" / "block and block" left by stripping the markers
+    form = _DANGLING_JOINS.sub("", form)
     return bool(_POINTER.match(form))
 
 
