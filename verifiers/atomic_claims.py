@@ -1,5 +1,6 @@
 """Split one sentence into atomic claims: the statements it joins ("X, and it comes from Y";
-"X, which Y"; "A; B"; "both A and B"), each with its span in the sentence.
+"X, which Y"; "A; B"; "both A and B"; "A and B are both P", the shape answers to "Are A and B
+both P?" take, a leading "Yes," dropped), each with its span in the sentence.
 
 What is deliberately NOT split: lists of nouns ("founded by A, B and C", "Paris, London and Rome
 are capitals") - telling a noun list from a list of clauses needs a parser, and a wrong cut yields
@@ -44,7 +45,17 @@ _BOTH_FIRST = re.compile(rf"^both\s+(?P<x>[^,;]+?)\s+and\s+(?P<y>[^,;]+?)\s+(?P<
                          re.IGNORECASE)
 _BOTH_LAST = re.compile(r"^(?P<head>[^;]+?)\s+both\s+(?P<x>[^,;]+?)\s+and\s+(?P<y>[^,;]+?)(?P<stop>[.!]?)$",
                         re.IGNORECASE)
+# "X and Y are both P" (the shape answers to "Are X and Y both P?" take): cut like "Both X and Y are P".
+_BOTH_MIDDLE = re.compile(r"^(?P<x>[^,;]+?)\s+and\s+(?P<y>[^,;]+?)\s+(?P<verb>are|were)\s+both\s+(?P<rest>[^;]+)$",
+                          re.IGNORECASE)
+# The answer word a reply to a yes/no question opens with ("Yes, both X and Y are P"): no part of
+# either claim. "No, ..." is not stripped: what a "no" denies is not that clear.
+_YES = re.compile(r"^yes[,.!]?\s+", re.IGNORECASE)
 _BOTH_MAX_WORDS = 5
+# A predicate that relates the two ("were formed around the same time", "married each other") says
+# nothing of either alone: such a sentence is not distributed.
+_RELATIONAL = re.compile(r"\b(?:same|similar|different|each other|one another|together|alike|related|equal|"
+                         r"identical|apart|married|between)\b", re.IGNORECASE)
 
 # Where independent statements are joined. The whole match is the joining words, except that a
 # relative pronoun stays with its clause ("which is in Boston").
@@ -194,28 +205,36 @@ def _short_conjunct(text: str) -> bool:
             and not re.search(r"\b(?:and|or|both)\b", text, re.IGNORECASE))
 
 
-def _distributed(text: str) -> list[tuple[str, str]]:
-    """"Both X and Y are P." -> ("X are P.", X), ("Y are P.", Y); "S is both A and B." -> ("S is A.",
-    A), ("S is B.", B); [] when the pattern is not that clear."""
+def _distributed(text: str) -> tuple[list[tuple[str, str]], bool]:
+    """"Both X and Y are P." -> ("X are P.", X), ("Y are P.", Y); "X and Y are both P." the same;
+    "S is both A and B." -> ("S is A.", A), ("S is B.", B); ([], _) when the pattern is not that
+    clear. The flag says whether the conjuncts stand after the word "both"."""
+    if _RELATIONAL.search(text):
+        return [], True
+    text = text[_YES.match(text).end():] if _YES.match(text) else text
     first = _BOTH_FIRST.match(text)
     if first and _short_conjunct(first["x"]) and _short_conjunct(first["y"]):
-        return [(_capitalised(f"{first[n]} {first['rest']}"), first[n]) for n in ("x", "y")]
+        return [(_capitalised(f"{first[n]} {first['rest']}"), first[n]) for n in ("x", "y")], True
+    middle = _BOTH_MIDDLE.match(text)
+    if middle and _short_conjunct(middle["x"]) and _short_conjunct(middle["y"]):
+        return [(_capitalised(f"{middle[n]} {middle['verb']} {middle['rest']}"), middle[n]) for n in ("x", "y")], False
     last = _BOTH_LAST.match(text)
     if (last and len(_words(last["head"])) >= 2 and not re.search(r"\bboth\b", last["head"], re.I)
             and _short_conjunct(last["x"]) and _short_conjunct(last["y"])):
-        return [(f"{last['head']} {last[n]}{last['stop']}", last[n]) for n in ("x", "y")]
-    return []
+        return [(f"{last['head']} {last[n]}{last['stop']}", last[n]) for n in ("x", "y")], True
+    return [], True
 
 
 def _distributed_pieces(sentence: str, text: str) -> list[_Piece]:
     """The parts of a "both ... and ..." sentence, each spanning its own conjunct; [] if none."""
-    parts = _distributed(text)
+    parts, after_both = _distributed(text)
     both = re.search(r"\bboth\b", sentence, re.IGNORECASE)
     if not parts or both is None:
         return []
-    pieces, pos = [], both.end()
+    pieces, pos = [], both.end() if after_both else 0
     for part_text, conjunct in parts:
-        found = re.compile(rf"\b{re.escape(conjunct)}\b").search(sentence, pos)
+        # not \b: a quoted title ('"The Delineator"') starts and ends with no word character
+        found = re.compile(rf"(?<!\w){re.escape(conjunct)}(?!\w)").search(sentence, pos)
         if found is None:  # the conjunct is not written as such (a marker inside it): keep whole
             return []
         pieces.append(_Piece(part_text, found.start(), found.end()))

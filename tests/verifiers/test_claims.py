@@ -205,6 +205,36 @@ def test_both_and_is_distributed():
     assert _spans(answer, claims) == ["Venus", "Mercury", "a solvent", "a reactant"]
 
 
+def test_x_and_y_are_both_p_is_distributed_and_a_leading_yes_is_no_claim():
+    # the shapes the default generator answers "Are X and Y both P?" with
+    answer = ("Yes, Delmer Daves and Whit Stillman are both directors. [1][2] "
+              'Yes, both "Woman\'s World" and "The Delineator" are American magazines [3]. '
+              "La Juive and Capriccio were both operas [4].")
+    claims = split_claims(answer)
+    assert [c.text for c in claims] == ["Delmer Daves are directors.", "Whit Stillman are directors.",
+                                        '"Woman\'s World" are American magazines.',
+                                        '"The Delineator" are American magazines.',
+                                        "La Juive were operas.", "Capriccio were operas."]
+    assert [c.citations for c in claims] == [(1, 2), (1, 2), (3,), (3,), (4,), (4,)]
+    # each part spans its own conjunct, quoted titles included (the last one of a sentence also
+    # covers citations written after its full stop, as any sentence's last claim does)
+    assert _spans(answer, claims)[:4] == ["Delmer Daves", "Whit Stillman are both directors. [1][2]",
+                                          '"Woman\'s World"', '"The Delineator"']
+
+
+@pytest.mark.parametrize("sentence", [
+    "No, Delmer Daves and Whit Stillman are not both directors.",  # "not both": neither part is stated
+    "No, both Delmer Daves and Whit Stillman are directors.",  # what a "no" denies is not clear
+    "Cats and dogs are both.",  # nothing after "both"
+    "The film and the novel that inspired it in the end are both famous.",  # a conjunct too long
+    "Yes, both Foals and Escanaba Firing Line were formed around the same time.",  # a relation of the two
+    "Both Tom and Ann were married to each other.",
+    "Tom and Ann are both related.",
+])
+def test_unclear_x_and_y_are_both_stays_whole(sentence):
+    assert [c.text for c in split_claims(sentence)] == [sentence]
+
+
 def test_an_unclear_both_and_stays_whole():
     for answer in ("The treaty was signed by both sides and ratified in 1990.",
                    "Both the king and the queen of the old northern realm were crowned."):
