@@ -211,13 +211,15 @@ def _distributed(text: str) -> tuple[list[tuple[str, str]], bool]:
     clear. The flag says whether the conjuncts stand after the word "both"."""
     if _RELATIONAL.search(text):
         return [], True
-    text = text[_YES.match(text).end():] if _YES.match(text) else text
+    yes = _YES.match(text)
+    text = text[yes.end():] if yes else text
     first = _BOTH_FIRST.match(text)
     if first and _short_conjunct(first["x"]) and _short_conjunct(first["y"]):
         return [(_capitalised(f"{first[n]} {first['rest']}"), first[n]) for n in ("x", "y")], True
     middle = _BOTH_MIDDLE.match(text)
     if middle and _short_conjunct(middle["x"]) and _short_conjunct(middle["y"]):
-        return [(_capitalised(f"{middle[n]} {middle['verb']} {middle['rest']}"), middle[n]) for n in ("x", "y")], False
+        parts = [(_capitalised(f"{middle[n]} {middle['verb']} {middle['rest']}"), middle[n]) for n in ("x", "y")]
+        return parts, False
     last = _BOTH_LAST.match(text)
     if (last and len(_words(last["head"])) >= 2 and not re.search(r"\bboth\b", last["head"], re.I)
             and _short_conjunct(last["x"]) and _short_conjunct(last["y"])):
