@@ -229,9 +229,11 @@ def _distributed(text: str) -> tuple[list[tuple[str, str]], bool]:
 
 def _distributed_pieces(sentence: str, text: str) -> list[_Piece]:
     """The parts of a "both ... and ..." sentence, each spanning its own conjunct; [] if none."""
-    parts, after_both = _distributed(text)
     both = re.search(r"\bboth\b", sentence, re.IGNORECASE)
-    if not parts or both is None:
+    if both is None:  # most sentences: no pattern to try
+        return []
+    parts, after_both = _distributed(text)
+    if not parts:
         return []
     pieces, pos = [], both.end() if after_both else 0
     for part_text, conjunct in parts:
