@@ -13,7 +13,9 @@ default, does), so both columns judge the same answers:
 Per set and mode:
 - correct: the answer contains a gold answer (SQuAD normalisation, markers removed);
 - gold_cited: share of correct answers whose citations include the gold passage;
-- non_gold_citations: share of all citations (answered questions) pointing to another passage;
+- non_gold_citations: share of all citations (answered questions) pointing to another passage,
+  and how many of those passages state a gold answer too (SQuAD normalisation);
+- each share comes with its 95% Wilson interval (`*_interval95`): the sets are a few dozen answers;
 - claims_without_support: generator mode, claims none of whose cited blocks supports them
   (uncited included); evidence mode, claims left with no citation (no block supports them);
 - evidence mode is the default (`DEFAULT_CITATION_MARGIN`, chosen on training data by
@@ -52,6 +54,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from smallrag.attribution import DEFAULT_CITATION_MARGIN, cite_from_evidence  # noqa: E402
+from smallrag.core.stats import wilson_interval  # noqa: E402
 from smallrag.core.types import SUPPORTED, Answer, Document  # noqa: E402
 from smallrag.eval.qa import best_score, contains_answer  # noqa: E402
 from smallrag.policy import is_unsupported  # noqa: E402
@@ -147,18 +150,30 @@ def _claims_without_support(answer: Answer, mode: str) -> tuple[int, int]:
     return lacking, len(verdicts)
 
 
+def _interval(successes: int, trials: int) -> list[float] | None:
+    """The 95% Wilson interval of a share, rounded: the sets are a few dozen answers."""
+    interval = wilson_interval(successes, trials)
+    return [round(x, 4) for x in interval] if interval else None
+
+
 def _score(rows: Sequence[dict[str, Any]], mode: str) -> dict[str, Any]:
     correct = [r for r in rows if r["correct"] and not r[mode].no_answer]
     gold_cited = sum(any(c.doc_id == r["gold"] for c in r[mode].citations) for r in correct)
     citations = [c for r in rows if not r[mode].no_answer for c in r[mode].citations]
-    non_gold = sum(c.doc_id != r["gold"] for r in rows if not r[mode].no_answer for c in r[mode].citations)
+    non_gold = [(c, r) for r in rows if not r[mode].no_answer for c in r[mode].citations if c.doc_id != r["gold"]]
+    # a passage other than the gold one may state the gold answer too (HaluEval's passages repeat
+    # entities across records): counted apart, so "non-gold" is not read as "wrong" unseen
+    stating = sum(best_score(contains_answer, c.text, r["answers"]) > 0 for c, r in non_gold)
     lacking = [_claims_without_support(r[mode], mode) for r in rows if not r[mode].no_answer]
     claims = sum(n for _, n in lacking)
     return {
         "correct_answers": len(correct),
         "gold_cited_share_of_correct": round(gold_cited / len(correct), 4) if correct else None,
+        "gold_cited_interval95": _interval(gold_cited, len(correct)),
         "citations": len(citations),
-        "non_gold_citation_share": round(non_gold / len(citations), 4) if citations else None,
+        "non_gold_citation_share": round(len(non_gold) / len(citations), 4) if citations else None,
+        "non_gold_citation_interval95": _interval(len(non_gold), len(citations)),
+        "non_gold_citations_stating_a_gold_answer": stating,
         "claims": claims,
         "claims_without_support_share": round(sum(x for x, _ in lacking) / claims, 4) if claims else None,
     }
@@ -302,9 +317,10 @@ def main() -> None:
         g, e, every = (f["generator_citations"], f["evidence_citations"],
                        f["evidence_citations_every_supporting_block"])
         print(f"{name}: {f['correct']}/{f['questions']} correct; gold cited in correct answers "
-              f"{g['gold_cited_share_of_correct']} (generator) -> {e['gold_cited_share_of_correct']} (evidence; "
+              f"{g['gold_cited_share_of_correct']} (generator) -> {e['gold_cited_share_of_correct']} "
+              f"{e['gold_cited_interval95']} (evidence; "
               f"every supporting block {every['gold_cited_share_of_correct']}); non-gold citations "
-              f"{g['non_gold_citation_share']} -> {e['non_gold_citation_share']} "
+              f"{g['non_gold_citation_share']} -> {e['non_gold_citation_share']} {e['non_gold_citation_interval95']} "
               f"({every['non_gold_citation_share']}); claims without support "
               f"{f['generator_citations']['claims_without_support_share']} -> "
               f"{f['evidence_citations']['claims_without_support_share']}; p50 {f['seconds_per_answer_p50']} s "
