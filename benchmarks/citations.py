@@ -54,7 +54,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from smallrag.attribution import DEFAULT_CITATION_MARGIN, cite_from_evidence  # noqa: E402
-from smallrag.core.stats import wilson_interval  # noqa: E402
 from smallrag.core.types import SUPPORTED, Answer, Document  # noqa: E402
 from smallrag.eval.qa import best_score, contains_answer  # noqa: E402
 from smallrag.policy import is_unsupported  # noqa: E402
@@ -151,9 +150,14 @@ def _claims_without_support(answer: Answer, mode: str) -> tuple[int, int]:
 
 
 def _interval(successes: int, trials: int) -> list[float] | None:
-    """The 95% Wilson interval of a share, rounded: the sets are a few dozen answers."""
-    interval = wilson_interval(successes, trials)
-    return [round(x, 4) for x in interval] if interval else None
+    """The 95% Wilson interval of a share, rounded (None for no trials): the sets are a few dozen
+    answers, where a normal interval would run past 0 or 1."""
+    from scipy.stats import binomtest
+
+    if not trials:
+        return None
+    interval = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="wilson")
+    return [round(float(interval.low), 4), round(float(interval.high), 4)]
 
 
 def _score(rows: Sequence[dict[str, Any]], mode: str) -> dict[str, Any]:

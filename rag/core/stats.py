@@ -36,21 +36,3 @@ def tie_rounded(score: float) -> float:
     block order, span length) and every margin against the best score rounds with this, so they
     agree on what a tie is."""
     return round(float(score), 6)
-
-
-def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float] | None:
-    """The Wilson score interval of the share `successes / trials` (95% by default): a benchmark
-    quotes it beside a share of a few dozen items, where a normal interval would run past 0 or 1.
-    None for no trials."""
-    if trials < 0 or not 0 <= successes <= trials:
-        raise ValueError(f"wilson_interval({successes}, {trials}): need 0 <= successes <= trials")
-    if trials == 0:
-        return None
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    # at 0 or all successes the bound is exactly 0 or 1; float rounding would leave it a hair inside
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == trials else min(1.0, centre + half)
-    return low, high

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from smallrag.core.stats import auroc, quantile, wilson_interval
+from smallrag.core.stats import auroc, quantile
 
 
 def _pairs_auroc(scores, labels):
@@ -44,21 +44,3 @@ def test_quantile_is_linear_between_closest_ranks(q):
     assert quantile(values, q) == pytest.approx(_hand_percentile(values, q), rel=1e-12)
     assert quantile([3.0], q) == 3.0
     assert quantile([], q) is None
-
-
-@pytest.mark.parametrize("k,n", [(4, 28), (0, 10), (10, 10), (15, 19), (1, 1), (57, 200)])
-def test_wilson_interval_matches_scipy(k, n):
-    from scipy.stats import binomtest
-
-    reference = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
-    low, high = wilson_interval(k, n)
-    assert (low, high) == pytest.approx((reference.low, reference.high), abs=1e-6)
-    assert low <= k / n <= high
-
-
-def test_wilson_interval_of_nothing_and_bad_counts():
-    assert wilson_interval(0, 0) is None
-    with pytest.raises(ValueError, match="successes <= trials"):
-        wilson_interval(5, 4)
-    with pytest.raises(ValueError, match="wilson_interval"):
-        wilson_interval(-1, 4)
